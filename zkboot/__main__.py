@@ -1,0 +1,3 @@
+from zkboot.entry import main
+
+main()

@@ -1,0 +1,148 @@
+"""Find the installed ZooKeeper and learn what its start script will and will not honour.
+
+Two layouts exist in the wild:
+
+* upstream (the Apache tarball, the official image: ``/opt/zookeeper/bin``): ``zkEnv.sh`` takes
+  ``ZOOCFGDIR`` from the environment, sources ``$ZOOCFGDIR/java.env`` and puts the conf dir and
+  ``lib/*.jar`` on the classpath;
+* fixed (Debian's ``/usr/share/zookeeper/bin``): ``zkEnv.sh`` is a link to
+  ``/etc/zookeeper/conf/environment``, which assigns ``ZOOCFGDIR`` and ``CLASSPATH``
+  unconditionally and never reads java.env.  Only ``JVMFLAGS``/``SERVER_JVMFLAGS`` get through,
+  after the script's own ``-cp``, so zkboot passes its own ``-cp`` there (the last one wins).
+
+The layout is "fixed" when zkEnv.sh assigns ``ZOOCFGDIR`` at the start of a line, outside any
+``if``.  The log backend is what the classpath holds: logback-classic means logback (upstream
+3.8+), an slf4j-log4j12/reload4j binding means log4j 1.x (3.4 to 3.7); Debian's classpath has no
+binding at all, so zkboot adds Debian's ``slf4j-log4j12`` and ``log4j-1.2`` jars.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from zkboot.errors import EnvironmentProblem
+
+SEARCH_DIRS = ("/opt/zookeeper/bin", "/usr/share/zookeeper/bin")
+VERSION_JAR = re.compile(r"^zookeeper-([0-9]+\.[0-9]+\.[0-9]+)\.jar$")
+LOGBACK_JAR = re.compile(r"^logback-classic.*\.jar$")
+LOG4J_BINDING_JAR = re.compile(r"^slf4j-(log4j12|reload4j)(-[0-9.]+)?\.jar$")
+
+
+@dataclass(frozen=True)
+class Installation:
+    zkserver: Path  # bin/zkServer.sh
+    layout: str  # "upstream" or "fixed"
+    version: str | None  # "3.8.0", when a versioned jar tells
+    log_backend: str  # "log4j" or "logback"
+    classpath: tuple[str, ...]  # fixed layout: the jars zkboot puts after its conf dir
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.zkserver.parent
+
+
+def candidates(home: str | None, environ: Mapping[str, str]) -> list[Path]:
+    """Where to look for zkServer.sh, in order."""
+    if home:
+        return [Path(home) / "bin" / "zkServer.sh"]
+    found = [Path(d) / "zkServer.sh" for d in environ.get("PATH", "").split(os.pathsep) if d]
+    found += [Path(d) / "zkServer.sh" for d in SEARCH_DIRS]
+    return found
+
+
+def find(home: str | None, environ: Mapping[str, str], source: str = "--zookeeper-home") -> Installation:
+    """The first usable installation; EnvironmentProblem naming where it looked if none."""
+    looked = candidates(home, environ)
+    for script in looked:
+        if script.is_file() and os.access(script, os.X_OK):
+            return inspect(script.resolve())
+    if home:
+        raise EnvironmentProblem(f"{source}={home}: no executable bin/zkServer.sh there")
+    raise EnvironmentProblem(
+        "no ZooKeeper found: expected an executable zkServer.sh on PATH, in /opt/zookeeper/bin or "
+        "/usr/share/zookeeper/bin (or set ZK_HOME / ZOOKEEPER_HOME)"
+    )
+
+
+def inspect(zkserver: Path) -> Installation:
+    bin_dir = zkserver.parent
+    env_script = _read(bin_dir / "zkEnv.sh") or _read(bin_dir.parent / "libexec" / "zkEnv.sh")
+    fixed = re.search(r"^ZOOCFGDIR=", env_script, re.MULTILINE) is not None
+    if fixed:
+        classpath = _assigned_classpath(env_script)
+        lib_dirs = sorted({str(Path(jar).parent) for jar in classpath} | {"/usr/share/java"})
+    else:
+        classpath = []
+        lib_dirs = [str(bin_dir.parent / "lib"), str(bin_dir.parent)]
+    jars = [Path(d) / name for d in lib_dirs for name in _listdir(Path(d)) if name.endswith(".jar")]
+    version = _version(jars, classpath)
+    if fixed:
+        on_path = [Path(p).name for p in classpath]
+        if any(LOGBACK_JAR.match(n) for n in on_path):
+            backend, extra = "logback", []
+        else:
+            backend, extra = "log4j", _log4j_jars(jars)
+        return Installation(zkserver, "fixed", version, backend, tuple(classpath + extra))
+    names = [j.name for j in jars]
+    if any(LOGBACK_JAR.match(n) for n in names):
+        backend = "logback"
+    elif any(LOG4J_BINDING_JAR.match(n) for n in names):
+        backend = "log4j"
+    else:
+        backend = _backend_for_version(version)
+    return Installation(zkserver, "upstream", version, backend, ())
+
+
+def _backend_for_version(version: str | None) -> str:
+    if version is None:
+        return "logback"
+    major, minor = (int(part) for part in version.split(".")[:2])
+    return "logback" if (major, minor) >= (3, 8) else "log4j"
+
+
+def _log4j_jars(jars: list[Path]) -> list[str]:
+    """Debian's slf4j binding and log4j 1.2, which its zookeeper.jar leaves off the classpath."""
+    by_name = {j.name: j for j in jars}
+    chosen = [by_name[n] for n in ("slf4j-log4j12.jar", "log4j-1.2.jar") if n in by_name]
+    if len(chosen) != 2:
+        raise EnvironmentProblem(
+            "ZooKeeper's classpath has no logging backend and /usr/share/java lacks "
+            "slf4j-log4j12.jar or log4j-1.2.jar; expected Debian's libslf4j-java and liblog4j1.2-java"
+        )
+    return [str(j) for j in chosen]
+
+
+def _assigned_classpath(env_script: str) -> list[str]:
+    match = re.search(r"^CLASSPATH=\"?([^\"\n]*)\"?", env_script, re.MULTILINE)
+    if not match:
+        return []
+    return [p for p in match.group(1).split(":") if p.endswith(".jar")]
+
+
+def _version(jars: list[Path], classpath: list[str]) -> str | None:
+    targets = {os.path.realpath(p) for p in classpath}
+    versions = []
+    for jar in jars:
+        match = VERSION_JAR.match(jar.name)
+        if match:
+            preferred = not targets or os.path.realpath(jar) in targets
+            versions.append((preferred, match.group(1)))
+    return max(versions)[1] if versions else None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _listdir(path: Path) -> list[str]:
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return []

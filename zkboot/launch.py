@@ -1,0 +1,41 @@
+"""Hand the process over to ``zkServer.sh start-foreground``: same PID, no child, no shell."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import NoReturn
+
+from zkboot.errors import EnvironmentProblem
+from zkboot.install import Installation
+from zkboot.settings import Settings
+
+
+def argv(installation: Installation, settings: Settings) -> list[str]:
+    # An absolute config path: a relative one resolves against the script's own conf dir.
+    return [str(installation.zkserver), "start-foreground", f"{settings.conf_dir}/zoo.cfg"]
+
+
+def environment(base: Mapping[str, str], settings: Settings, jvmflags: Sequence[str]) -> dict[str, str]:
+    """The environment that makes either layout use zkboot's conf dir, heap and log configuration.
+
+    Upstream zkEnv.sh honours ZOOCFGDIR (and then sources our java.env, which assigns the same
+    SERVER_JVMFLAGS); Debian's ignores it, but passes SERVER_JVMFLAGS through, classpath included.
+    A JVMFLAGS the user set is left alone: the scripts put it after ours, so it can override.
+    """
+    env = dict(base)
+    env["ZOOCFGDIR"] = settings.conf_dir
+    env["ZOOCFG"] = "zoo.cfg"
+    env["ZOO_LOG_DIR"] = settings.log_dir
+    env["ZOO_LOG4J_PROP"] = f"{settings.log_level},CONSOLE"
+    env["SERVER_JVMFLAGS"] = " ".join(jvmflags)
+    return env
+
+
+def execute(command: Sequence[str], env: Mapping[str, str]) -> NoReturn:
+    try:
+        os.execve(command[0], list(command), dict(env))
+    except OSError as exc:
+        raise EnvironmentProblem(
+            f"{command[0]}: cannot execute ({exc.strerror}); expected an executable zkServer.sh"
+        ) from None

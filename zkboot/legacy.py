@@ -1,0 +1,106 @@
+"""The old script names, as small shims over ``zkboot.actions``.
+
+``start-zookeeper`` took ``--name=value`` options (getopt long options, so ``--name value``
+worked too) and ``-h``.  These shims accept exactly that, with the old underscore spelling and
+zkboot's kebab-case spelling of every setting, and nothing positional.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+from zkboot import actions
+from zkboot.errors import UsageError
+from zkboot.settings import LEGACY_SPECS, SCHEMA, Spec, describe
+
+FLAG_TO_SPEC = {flag: spec for spec in SCHEMA for flag in spec.flags}
+
+
+def parse(args: Sequence[str]) -> dict[str, str | list[str]] | None:
+    """Flags by setting name; None when help was asked for."""
+    flags: dict[str, str | list[str]] = {}
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        if arg in ("-h", "--help"):
+            return None
+        if not arg.startswith("--"):
+            raise UsageError(f"unexpected argument {arg!r}; expected --name=value options only")
+        name, has_value, value = arg.partition("=")
+        spec = FLAG_TO_SPEC.get(name)
+        if spec is None:
+            close = difflib.get_close_matches(name, list(FLAG_TO_SPEC), n=1)
+            hint = f"; did you mean {close[0]}?" if close else "; see -h"
+            raise UsageError(f"unknown option {name}{hint}")
+        if not has_value:
+            if index >= len(args):
+                raise UsageError(f"{name}: missing value; expected {name}=VALUE")
+            value = args[index]
+            index += 1
+        _store(flags, spec, value)
+    return flags
+
+
+def _store(flags: dict[str, str | list[str]], spec: Spec, value: str) -> None:
+    if spec.repeatable:
+        existing = flags.setdefault(spec.name, [])
+        assert isinstance(existing, list)
+        existing.append(value)
+    else:
+        flags[spec.name] = value
+
+
+def _usage(program: str, summary: str) -> str:
+    others = [s for s in SCHEMA if not s.legacy_flag]
+    return (
+        f"usage: {program} [--name=value ...]\n{summary}\n\nsettings (flag > environment > default):\n"
+        f"{describe(LEGACY_SPECS)}\n\nzkboot settings also accepted:\n{describe(others)}\n"
+    )
+
+
+def _run(program: str, summary: str, argv: Sequence[str] | None, generate_only: bool) -> int:
+    environ: Mapping[str, str] = os.environ
+    args = list(sys.argv[1:] if argv is None else argv)
+
+    def action() -> int:
+        flags = parse(args)
+        if flags is None:
+            sys.stdout.write(_usage(program, summary))
+            return 0
+        if generate_only:
+            if "servers" not in flags and "ZK_REPLICAS" not in environ:
+                raise UsageError("ZK_REPLICAS is not set; expected the number of servers, e.g. ZK_REPLICAS=3")
+            return actions.generate(program, flags, environ)
+        return actions.start(program, flags, environ)
+
+    return actions.guarded(program, environ, action)
+
+
+def start_zookeeper(argv: Sequence[str] | None = None) -> int:
+    return _run(
+        "start-zookeeper",
+        "Write ZooKeeper's configuration for this StatefulSet pod and exec zkServer.sh start-foreground.",
+        argv,
+        generate_only=False,
+    )
+
+
+def zk_gen_config(argv: Sequence[str] | None = None) -> int:
+    return _run(
+        "zkGenConfig.sh",
+        "Write ZooKeeper's configuration for this StatefulSet pod from ZK_* variables; do not start.",
+        argv,
+        generate_only=True,
+    )
+
+
+def start_zookeeper_main() -> None:
+    sys.exit(start_zookeeper())
+
+
+def zk_gen_config_main() -> None:
+    sys.exit(zk_gen_config())

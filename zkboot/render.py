@@ -1,0 +1,83 @@
+"""Render the files a pod gets, as text, from settings and identity (pure: nothing is read or written).
+
+Templates live in ``zkboot/templates`` and render with ``StrictUndefined``: a missing value is a
+bug to surface, never an empty string in zoo.cfg.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from zkboot import __version__
+from zkboot.identity import Identity
+from zkboot.install import Installation
+from zkboot.settings import Settings
+
+LOG_PATTERN = "%d{ISO8601} [myid:%X{myid}] - %-5p [%t:%C{1}@%L] - %m%n"
+LOG_CONFIG_FILES = {"log4j": "log4j.properties", "logback": "logback.xml"}
+# logback has no FATAL; ERROR is the closest it logs.
+LOGBACK_LEVELS = {"FATAL": "ERROR"}
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("zkboot", "templates"),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    autoescape=False,
+)
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    path: str
+    content: str
+    kind: str  # "config" (rewritten every start) or "myid" (written only when missing)
+
+
+def log_backends(settings: Settings, installation: Installation | None) -> tuple[str, ...]:
+    """Which log configuration(s) to write: the setting, else the installation's, else both."""
+    if settings.log_backend != "auto":
+        return (settings.log_backend,)
+    if installation is not None:
+        return (installation.log_backend,)
+    return ("log4j", "logback")
+
+
+def server_jvmflags(settings: Settings, heap: str, installation: Installation | None) -> list[str]:
+    """The JVM flags zkboot adds: one heap pair, the log configuration, and on Debian the classpath."""
+    conf = settings.conf_dir
+    flags = [f"-Xmx{heap}", f"-Xms{heap}", f"-Dzookeeper.log.dir={settings.log_dir}"]
+    backends = log_backends(settings, installation)
+    if "log4j" in backends:
+        flags.append(f"-Dlog4j.configuration=file:{conf}/log4j.properties")
+    if "logback" in backends:
+        flags.append(f"-Dlogback.configurationFile={conf}/logback.xml")
+    if installation is not None and installation.layout == "fixed":
+        flags += ["-cp", ":".join((conf, *installation.classpath))]
+    return flags
+
+
+def render(settings: Settings, identity: Identity, heap: str, installation: Installation | None) -> list[RenderedFile]:
+    conf = Path(settings.conf_dir)
+    context = {
+        "version": __version__,
+        "s": settings,
+        "identity": identity,
+        "server_jvmflags": server_jvmflags(settings, heap, installation),
+        "pattern": LOG_PATTERN,
+    }
+    files = [
+        RenderedFile(str(conf / "zoo.cfg"), _ENV.get_template("zoo.cfg.j2").render(context), "config"),
+        RenderedFile(str(conf / "java.env"), _ENV.get_template("java.env.j2").render(context), "config"),
+    ]
+    for backend in log_backends(settings, installation):
+        level = settings.log_level
+        if backend == "logback":
+            level = LOGBACK_LEVELS.get(level, level)
+        template = _ENV.get_template(LOG_CONFIG_FILES[backend] + ".j2")
+        text = template.render(context, level=level)
+        files.append(RenderedFile(str(conf / LOG_CONFIG_FILES[backend]), text, "config"))
+    files.append(RenderedFile(str(Path(settings.data_dir) / "myid"), f"{identity.myid}\n", "myid"))
+    return files
