@@ -29,22 +29,24 @@ def guarded(program: str, environ: Mapping[str, str], action: Callable[[], int])
         return 130
 
 
-def start(program: str, flags: FlagValues, environ: Mapping[str, str]) -> int:
-    settings = resolve(flags, environ)
+def start(program: str, flags: FlagValues, environ: Mapping[str, str], *, legacy_spelling: bool = False) -> int:
+    settings = resolve(flags, environ, legacy_spelling=legacy_spelling)
     report = Reporter(program, settings.log_format)
     plan = boot.plan(settings, environ, need_installation=True)
+    myid_present = boot.check(plan)
     boot.report_plan(plan, report)
-    boot.write(plan, report)
+    boot.write(plan, myid_present, report)
     boot.start(plan, report, environ)
 
 
-def generate(program: str, flags: FlagValues, environ: Mapping[str, str]) -> int:
+def generate(program: str, flags: FlagValues, environ: Mapping[str, str], *, legacy_spelling: bool = False) -> int:
     """Write the files and stop, as zkGenConfig.sh did."""
-    settings = resolve(flags, environ)
+    settings = resolve(flags, environ, legacy_spelling=legacy_spelling)
     report = Reporter(program, settings.log_format)
     plan = boot.plan(settings, environ, need_installation=False)
+    myid_present = boot.check(plan)
     boot.report_plan(plan, report)
-    boot.write(plan, report)
+    boot.write(plan, myid_present, report)
     return 0
 
 

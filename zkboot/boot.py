@@ -1,7 +1,8 @@
 """The steps shared by ``start``, ``render`` and ``zkGenConfig.sh``, in the order they happen.
 
 1. ``plan``: settings -> identity -> installation -> heap -> rendered files (reads, never writes);
-2. ``write``: check the myid and the dirs, then create dirs and write the files;
+2. ``check``: the myid and the dirs (still nothing written, nothing reported but errors);
+   ``write``: report the plan, create dirs and write the files;
 3. ``start``: exec zkServer.sh.
 Every check happens before the first write, so bad input leaves the disk as it was.
 """
@@ -82,11 +83,16 @@ def report_plan(p: Plan, report: Reporter) -> None:
         report.warn(warning)
 
 
-def write(p: Plan, report: Reporter) -> None:
+def check(p: Plan) -> bool:
+    """The checks against the disk (myid, writable dirs); True when myid is already in place."""
     myid_file = next(f for f in p.files if f.kind == "myid")
     present = files.check_myid(Path(myid_file.path), p.identity.myid, p.identity.hostname)
     files.check_writable(p.dirs)
-    files.apply(p.files, p.dirs, present, report)
+    return present
+
+
+def write(p: Plan, myid_present: bool, report: Reporter) -> None:
+    files.apply(p.files, p.dirs, myid_present, report)
 
 
 def start(p: Plan, report: Reporter, environ: Mapping[str, str]) -> NoReturn:

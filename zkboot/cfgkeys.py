@@ -138,8 +138,12 @@ KNOWN_PREFIXES = (
 
 
 def reject_managed(extra: Iterable[tuple[str, str]], source: str) -> None:
-    """Refuse extra keys that zkboot writes from a setting of its own."""
+    """Refuse extra keys that zkboot writes from a setting of its own, and keys given twice."""
+    seen: set[str] = set()
     for key, _value in extra:
+        if key in seen:
+            raise UsageError(f"{source}: {key} is given twice; expected each zoo.cfg key once")
+        seen.add(key)
         if key in MANAGED:
             raise UsageError(f"{source}: {key} is written by zkboot; set it with {MANAGED[key]}")
         if MANAGED_PATTERN.match(key):

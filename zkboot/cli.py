@@ -77,9 +77,12 @@ def start(flags: dict[str, Any]) -> int:
 def render(
     flags: dict[str, Any],
     output_dir: Optional[str] = typer.Option(  # noqa: UP045
-        None, "--output-dir", help="write the files under this dir (mirroring their paths) instead of printing"
+        None,
+        "--output-dir",
+        metavar="DIR",
+        help="write the files under this dir (mirroring their paths) instead of printing",
     ),
-    fmt: str = typer.Option("text", "--format", help="text or json"),
+    fmt: str = typer.Option("text", "--format", metavar="text|json", help="output format"),
 ) -> int:
     """Show every file a pod would get (each under a header naming its path); write nothing."""
     return actions.guarded("zkboot", os.environ, lambda: actions.render("zkboot", flags, os.environ, fmt, output_dir))
@@ -98,7 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = command.main(args=args, prog_name="zkboot", standalone_mode=False)
     except click_exceptions.NoArgsIsHelpError as exc:
-        sys.stdout.write(exc.ctx.get_help() + "\n" if exc.ctx else "")
+        # typer's rich help prints itself while the error is built; plain click's does not.
+        text = exc.format_message()
+        if text.strip():
+            sys.stderr.write(text + "\n")
         return 2
     except click_exceptions.UsageError as exc:
         sys.stderr.write(f"zkboot: error: {exc.format_message()}\n")

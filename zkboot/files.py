@@ -23,7 +23,7 @@ FILE_MODE = 0o644
 def check_myid(path: Path, expected: int, hostname: str) -> bool:
     """True when ``path`` already holds ``expected``, False when it is missing; else an error."""
     try:
-        seen = path.read_text()
+        seen = path.read_bytes().decode("utf-8", errors="replace")
     except FileNotFoundError:
         return False
     except OSError as exc:

@@ -74,8 +74,8 @@ def _run(program: str, summary: str, argv: Sequence[str] | None, generate_only: 
         if generate_only:
             if "servers" not in flags and "ZK_REPLICAS" not in environ:
                 raise UsageError("ZK_REPLICAS is not set; expected the number of servers, e.g. ZK_REPLICAS=3")
-            return actions.generate(program, flags, environ)
-        return actions.start(program, flags, environ)
+            return actions.generate(program, flags, environ, legacy_spelling=True)
+        return actions.start(program, flags, environ, legacy_spelling=True)
 
     return actions.guarded(program, environ, action)
 

@@ -21,7 +21,8 @@ class Reporter:
             record = {"ts": round(time.time(), 3), "program": self.program, "event": event, "detail": detail}
             line = json.dumps(record, sort_keys=False)
         else:
-            line = f"{self.program}: {event} {detail}"
+            separator = ": " if event in ("error", "warning") else " "
+            line = f"{self.program}: {event}{separator}{detail}"
         self.stream.write(line + "\n")
         self.stream.flush()
 

@@ -32,7 +32,8 @@ KNOWN_4LW = (
 HEAP_PATTERN = re.compile(r"^([1-9][0-9]*)([kKmMgGtT]?)$")
 HEAP_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 HEAP_MIN_BYTES = 16 << 20
-CFG_KEY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
+JAVA_INT_MAX = 2**31 - 1  # ZooKeeper reads these numbers into Java ints
+CFG_KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
 @dataclass(frozen=True)
@@ -203,25 +204,25 @@ SCHEMA: tuple[Spec, ...] = (
          "quorum (follower) port", "server_port"),
     Spec("election_port", "election-port", ("ZK_ELECTION_PORT",), "3888", _port,
          "leader election port", "election_port"),
-    Spec("tick_time", "tick-time", ("ZK_TICK_TIME",), "2000", _int_in(1, None),
+    Spec("tick_time", "tick-time", ("ZK_TICK_TIME",), "2000", _int_in(1, JAVA_INT_MAX),
          "tick length in milliseconds", "tick_time"),
-    Spec("init_limit", "init-limit", ("ZK_INIT_LIMIT",), "10", _int_in(1, None),
+    Spec("init_limit", "init-limit", ("ZK_INIT_LIMIT",), "10", _int_in(1, JAVA_INT_MAX),
          "ticks a follower may take to connect and sync", "init_limit"),
-    Spec("sync_limit", "sync-limit", ("ZK_SYNC_LIMIT",), "5", _int_in(1, None),
+    Spec("sync_limit", "sync-limit", ("ZK_SYNC_LIMIT",), "5", _int_in(1, JAVA_INT_MAX),
          "ticks a follower may lag", "sync_limit"),
     Spec("heap", "heap", ("ZK_HEAP_SIZE",), "2G", _heap,
          "JVM heap (-Xmx/-Xms), e.g. 512M, or auto (half the container memory limit)", "heap"),
-    Spec("max_client_cnxns", "max-client-cnxns", ("ZK_MAX_CLIENT_CNXNS",), "60", _int_in(0, None),
+    Spec("max_client_cnxns", "max-client-cnxns", ("ZK_MAX_CLIENT_CNXNS",), "60", _int_in(0, JAVA_INT_MAX),
          "connections per client IP (0 = unlimited)", "max_client_cnxns"),
-    Spec("snap_retain_count", "snap-retain-count", ("ZK_SNAP_RETAIN_COUNT",), "3", _int_in(3, None),
+    Spec("snap_retain_count", "snap-retain-count", ("ZK_SNAP_RETAIN_COUNT",), "3", _int_in(3, JAVA_INT_MAX),
          "snapshots kept by autopurge", "snap_retain_count"),
-    Spec("purge_interval", "purge-interval", ("ZK_PURGE_INTERVAL",), "0", _int_in(0, None),
+    Spec("purge_interval", "purge-interval", ("ZK_PURGE_INTERVAL",), "0", _int_in(0, JAVA_INT_MAX),
          "hours between autopurge runs (0 = never)", "purge_interval"),
     Spec("min_session_timeout", "min-session-timeout", ("ZK_MIN_SESSION_TIMEOUT",), None,
-         _int_in(1, None), "minimum session timeout in ms (default 2 x tick time)",
+         _int_in(1, JAVA_INT_MAX), "minimum session timeout in ms (default 2 x tick time)",
          "min_session_timeout"),
     Spec("max_session_timeout", "max-session-timeout", ("ZK_MAX_SESSION_TIMEOUT",), None,
-         _int_in(1, None), "maximum session timeout in ms (default 20 x tick time)",
+         _int_in(1, JAVA_INT_MAX), "maximum session timeout in ms (default 20 x tick time)",
          "max_session_timeout"),
     Spec("log_level", "log-level", ("ZK_LOG_LEVEL",), "INFO", _choice(LOG_LEVELS, upper=True),
          "ZooKeeper's log level: " + ", ".join(LOG_LEVELS), "log_level"),
@@ -286,6 +287,7 @@ class Settings:
     log_backend: str
     log_format: str
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    legacy_spelling: bool = field(default=False, compare=False, repr=False)
 
     @property
     def whitelist(self) -> tuple[str, ...]:
@@ -298,11 +300,13 @@ class Settings:
 FlagValues = Mapping[str, str | Sequence[str] | None]
 
 
-def resolve(flags: FlagValues, environ: Mapping[str, str]) -> Settings:
+def resolve(flags: FlagValues, environ: Mapping[str, str], *, legacy_spelling: bool = False) -> Settings:
     """Resolve every setting (flag > environment > default) and validate the whole.
 
     ``flags`` maps a setting name to the flag's text (or a list of texts for a repeatable
-    setting), with None or absence meaning "not given".
+    setting), with None or absence meaning "not given".  An environment variable that is empty
+    counts as unset, as the old scripts' ``${VAR:-default}`` did.  Messages name flags in the
+    old underscore spelling when ``legacy_spelling`` (the old commands), else in kebab-case.
     """
     unknown = set(flags) - set(SPECS)
     if unknown:
@@ -310,7 +314,7 @@ def resolve(flags: FlagValues, environ: Mapping[str, str]) -> Settings:
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for spec in SCHEMA:
-        raws = _raw_values(spec, flags.get(spec.name), environ)
+        raws = _raw_values(spec, flags.get(spec.name), environ, legacy_spelling)
         if spec.repeatable:
             values[spec.name] = tuple(item for raw in raws for item in spec.parse(raw))
         elif raws:
@@ -320,19 +324,21 @@ def resolve(flags: FlagValues, environ: Mapping[str, str]) -> Settings:
         sources[spec.name] = raws[0].source if raws else "default"
     values["min_session_timeout"] = values["min_session_timeout"] or 2 * values["tick_time"]
     values["max_session_timeout"] = values["max_session_timeout"] or 20 * values["tick_time"]
-    settings = Settings(**values, sources=sources)
+    settings = Settings(**values, sources=sources, legacy_spelling=legacy_spelling)
     _validate(settings)
     return settings
 
 
-def _raw_values(spec: Spec, flag_value: str | Sequence[str] | None, environ: Mapping[str, str]) -> list[Raw]:
-    flag_name = "--" + (spec.legacy_flag or spec.flag)
+def _raw_values(
+    spec: Spec, flag_value: str | Sequence[str] | None, environ: Mapping[str, str], legacy_spelling: bool
+) -> list[Raw]:
+    flag_name = "--" + ((spec.legacy_flag or spec.flag) if legacy_spelling else spec.flag)
     if isinstance(flag_value, str):
         return [Raw(flag_value, flag_name)]
     if flag_value:  # a non-empty list from a repeatable flag
         return [Raw(text, flag_name) for text in flag_value]
     for name in spec.env:
-        if name in environ:
+        if environ.get(name, "").strip():
             return [Raw(environ[name], name)]
     if spec.default is None:
         return []
@@ -345,7 +351,8 @@ def label(settings: Settings, name: str) -> str:
     if source != "default":
         return source
     spec = SPECS[name]
-    return f"{spec.flags[-1]} / {spec.env[0]}"
+    flag = spec.legacy_flag if settings.legacy_spelling and spec.legacy_flag else spec.flag
+    return f"--{flag} / {spec.env[0]}"
 
 
 def _validate(settings: Settings) -> None:
@@ -367,11 +374,16 @@ def _validate(settings: Settings) -> None:
             f"{label(settings, 'min_session_timeout')}={settings.min_session_timeout} is greater than "
             f"{label(settings, 'max_session_timeout')}={settings.max_session_timeout}; expected min <= max"
         )
+    if settings.max_session_timeout > JAVA_INT_MAX:
+        raise UsageError(
+            f"{label(settings, 'max_session_timeout')}={settings.max_session_timeout}: "
+            f"expected at most {JAVA_INT_MAX} (lower the tick time or set it explicitly)"
+        )
     reject_managed(settings.extra, label(settings, "extra"))
 
 
 def field_names() -> tuple[str, ...]:
-    return tuple(f.name for f in fields(Settings) if f.name != "sources")
+    return tuple(f.name for f in fields(Settings) if f.name not in ("sources", "legacy_spelling"))
 
 
 def describe(specs: Iterable[Spec]) -> str:

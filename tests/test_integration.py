@@ -1,0 +1,105 @@
+"""A real ZooKeeper (Debian's package), started through zkboot's own entry points."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kazoo.client import KazooClient
+
+from tests.conftest import ZkPaths, four_letter, script, wait_until
+
+pytestmark = pytest.mark.integration
+START_TIMEOUT = 60.0
+
+
+def wait_serving(started: Any) -> None:
+    """Until srvr reports a mode: imok alone comes before the server serves requests."""
+
+    def serving() -> bool:
+        assert started.process.poll() is None, f"server exited:\n{started.text()[-3000:]}"
+        return "Mode: " in four_letter(started.port, "srvr", timeout=1.0)
+
+    wait_until(serving, START_TIMEOUT, what=f"a serving server on port {started.port}")
+
+
+def cmdline(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().rstrip("\0").split("\0")
+
+
+def test_start_zookeeper_boots_a_standalone_server(zk_launcher: Any, tmp_path: Path) -> None:
+    paths = ZkPaths(tmp_path)
+    started = zk_launcher([script("start-zookeeper"), *paths.flags()], paths)
+    wait_serving(started)
+
+    srvr = four_letter(started.port, "srvr")
+    assert "Mode: standalone" in srvr
+    assert "Zookeeper version: 3.8.0" in srvr
+    # exec all the way down: the PID we started is now the JVM itself, not a parent of it.
+    argv = cmdline(started.process.pid)
+    assert any(arg.endswith("java") for arg in argv[:1]), argv
+    assert "org.apache.zookeeper.server.quorum.QuorumPeerMain" in argv
+    assert argv[-1] == f"{paths.conf}/zoo.cfg"
+    assert (paths.data / "myid").read_text() == "1\n"
+
+    client = KazooClient(hosts=f"127.0.0.1:{started.port}", timeout=10)
+    client.start(timeout=15)
+    try:
+        client.create("/zkboot/hello", b"world", makepath=True)
+        value, stat = client.get("/zkboot/hello")
+    finally:
+        client.stop()
+        client.close()
+    assert value == b"world"
+    assert stat.version == 0
+
+
+def test_zkboot_start_restarts_on_its_own_data(zk_launcher: Any, tmp_path: Path) -> None:
+    """A second start on the same dirs keeps myid and the data, and rewrites the config whole."""
+    paths = ZkPaths(tmp_path)
+    first = zk_launcher([script("zkboot"), "start", *paths.flags()], paths)
+    wait_serving(first)
+    client = KazooClient(hosts=f"127.0.0.1:{first.port}", timeout=10)
+    client.start(timeout=15)
+    client.create("/kept", b"1")
+    client.stop()
+    client.close()
+    first.process.terminate()
+    first.process.wait(timeout=20)
+    with (paths.conf / "zoo.cfg").open("a") as cfg:
+        cfg.write("leftover=from-a-previous-start\n")
+
+    second = zk_launcher([script("zkboot"), "start", *paths.flags()], paths)
+    wait_serving(second)
+    assert "leftover" not in (paths.conf / "zoo.cfg").read_text()
+    assert "kept " in second.text() and "myid" in second.text()
+    client = KazooClient(hosts=f"127.0.0.1:{second.port}", timeout=10)
+    client.start(timeout=15)
+    try:
+        assert client.get("/kept")[0] == b"1"
+    finally:
+        client.stop()
+        client.close()
+
+
+@pytest.mark.parametrize(
+    ("level", "present", "absent"),
+    [
+        ("DEBUG", r" - DEBUG ", None),
+        ("WARN", r" - WARN ", r" - INFO "),
+    ],
+)
+def test_log_level_changes_what_the_server_logs(
+    zk_launcher: Any, tmp_path: Path, level: str, present: str, absent: str | None
+) -> None:
+    paths = ZkPaths(tmp_path)
+    started = zk_launcher([script("start-zookeeper"), *paths.flags(), f"--log_level={level}"], paths)
+    wait_serving(started)
+    # "standalone mode" is logged at WARN during start-up, so WARN output is never empty.
+    wait_until(lambda: re.search(present, started.text()) is not None, 20, what=f"{level} lines")
+    java_lines = [line for line in started.text().splitlines() if "[myid:" in line]
+    assert java_lines, "the server logged nothing to the console"
+    if absent:
+        assert not [line for line in java_lines if re.search(absent, line)]

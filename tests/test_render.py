@@ -1,0 +1,343 @@
+"""Golden tests of the rendered files (CONTRACT section 4), in process and through ``zkboot render``."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from zkboot import legacy
+from zkboot.identity import SystemNames, derive
+from zkboot.install import Installation
+from zkboot.render import RenderedFile, log_backends, render
+from zkboot.settings import LOG_LEVELS, Settings, resolve
+
+SEED_000_FLAGS = (
+    "--servers=3 --data_dir=/var/lib/zookeeper/data --data_log_dir=/var/lib/zookeeper/data/log "
+    "--conf_dir=/opt/zookeeper/conf --client_port=2181 --election_port=3888 --server_port=2888 "
+    "--tick_time=2000 --init_limit=10 --sync_limit=5 --heap=512M --max_client_cnxns=60 "
+    "--snap_retain_count=3 --purge_interval=12 --max_session_timeout=40000 --min_session_timeout=4000 "
+    "--log_level=INFO"
+)
+SEED_000_SYSTEM = SystemNames("zok-0", "zok-0.zk-hs.default.svc.cluster.local")
+SEED_000_PAIRS = [
+    ("clientPort", "2181"),
+    ("dataDir", "/var/lib/zookeeper/data"),
+    ("dataLogDir", "/var/lib/zookeeper/data/log"),
+    ("tickTime", "2000"),
+    ("initLimit", "10"),
+    ("syncLimit", "5"),
+    ("maxClientCnxns", "60"),
+    ("minSessionTimeout", "4000"),
+    ("maxSessionTimeout", "40000"),
+    ("autopurge.snapRetainCount", "3"),
+    ("autopurge.purgeInterval", "12"),
+    ("server.1", "zok-0.zk-hs.default.svc.cluster.local:2888:3888"),
+    ("server.2", "zok-1.zk-hs.default.svc.cluster.local:2888:3888"),
+    ("server.3", "zok-2.zk-hs.default.svc.cluster.local:2888:3888"),
+]
+
+SEED_004_ENV = {
+    "ZK_REPLICAS": "2",
+    "ZK_HEAP_SIZE": "2G",
+    "ZK_TICK_TIME": "2000",
+    "ZK_INIT_LIMIT": "10",
+    "ZK_SYNC_LIMIT": "5",
+    "ZK_MAX_CLIENT_CNXNS": "60",
+    "ZK_SNAP_RETAIN_COUNT": "3",
+    "ZK_PURGE_INTERVAL": "1",
+    "ZK_LOG_LEVEL": "INFO",
+    "ZK_CLIENT_PORT": "2181",
+    "ZK_SERVER_PORT": "2888",
+    "ZK_ELECTION_PORT": "3888",
+}
+SEED_004_SYSTEM = SystemNames("myzk-zookeeper-0", "myzk-zookeeper-0.myzk-zookeeper-headless.default.svc.cluster.local")
+SEED_004_PAIRS = [
+    ("clientPort", "2181"),
+    ("dataDir", "/var/lib/zookeeper/data"),
+    ("dataLogDir", "/var/lib/zookeeper/log"),
+    ("tickTime", "2000"),
+    ("initLimit", "10"),
+    ("syncLimit", "5"),
+    ("maxClientCnxns", "60"),
+    ("minSessionTimeout", "4000"),
+    ("maxSessionTimeout", "40000"),
+    ("autopurge.snapRetainCount", "3"),
+    ("autopurge.purgeInterval", "1"),
+    ("server.1", "myzk-zookeeper-0.myzk-zookeeper-headless.default.svc.cluster.local:2888:3888"),
+    ("server.2", "myzk-zookeeper-1.myzk-zookeeper-headless.default.svc.cluster.local:2888:3888"),
+]
+PRODUCT_KEYS = ["4lw.commands.whitelist", "admin.enableServer", "admin.serverPort"]
+
+UPSTREAM_38 = Installation(Path("/opt/zookeeper/bin/zkServer.sh"), "upstream", "3.8.0", "logback", ())
+UPSTREAM_35 = Installation(Path("/opt/zookeeper/bin/zkServer.sh"), "upstream", "3.5.9", "log4j", ())
+DEBIAN = Installation(
+    Path("/usr/share/zookeeper/bin/zkServer.sh"),
+    "fixed",
+    "3.8.0",
+    "log4j",
+    ("/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"),
+)
+INSTALLATIONS = {"none": None, "upstream-3.8": UPSTREAM_38, "upstream-3.5": UPSTREAM_35, "debian": DEBIAN}
+
+
+def legacy_settings(flags: str, environ: dict[str, str] | None = None) -> Settings:
+    parsed = legacy.parse(shlex.split(flags))
+    assert parsed is not None
+    return resolve(parsed, environ or {})
+
+
+def files_by_name(files: list[RenderedFile]) -> dict[str, RenderedFile]:
+    return {Path(f.path).name: f for f in files}
+
+
+def render_files(
+    settings: Settings, system: SystemNames | None, installation: Installation | None = None
+) -> dict[str, RenderedFile]:
+    return files_by_name(render(settings, derive(settings, system), settings.heap, installation))
+
+
+def cfg_pairs(text: str) -> list[tuple[str, str]]:
+    """zoo.cfg's key=value lines, in order, ignoring comments and blank lines."""
+    pairs = []
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        assert sep, f"not a key=value line: {line!r}"
+        pairs.append((key, value))
+    return pairs
+
+
+def assert_well_formed(text: str) -> None:
+    for line in text.splitlines():
+        if line.startswith("#") or not line:
+            continue
+        assert re.fullmatch(r"[A-Za-z0-9_.\-]+=\S(.*\S)?", line), f"malformed zoo.cfg line {line!r}"
+    assert "purgeInteval" not in text
+    assert ".:" not in text
+
+
+@pytest.mark.parametrize("installation", list(INSTALLATIONS), ids=list(INSTALLATIONS))
+def test_seed_000_zoo_cfg(installation: str) -> None:
+    settings = legacy_settings(SEED_000_FLAGS)
+    zoo = render_files(settings, SEED_000_SYSTEM, INSTALLATIONS[installation])["zoo.cfg"]
+    assert zoo.path == "/opt/zookeeper/conf/zoo.cfg"
+    assert zoo.kind == "config"
+    pairs = cfg_pairs(zoo.content)
+    assert pairs[: len(SEED_000_PAIRS)] == SEED_000_PAIRS
+    rest = pairs[len(SEED_000_PAIRS) :]
+    assert [key for key, _ in rest] == PRODUCT_KEYS
+    whitelist = dict(rest)["4lw.commands.whitelist"].split(",")
+    assert whitelist[:3] == ["ruok", "srvr", "mntr"]
+    assert dict(rest)["admin.enableServer"] in ("true", "false")
+    assert_well_formed(zoo.content)
+
+
+def test_seed_000_extra_keys_come_last() -> None:
+    settings = legacy_settings(SEED_000_FLAGS + " --set snapCount=10000 --set=jute.maxbuffer=4194304")
+    pairs = cfg_pairs(render_files(settings, SEED_000_SYSTEM)["zoo.cfg"].content)
+    assert pairs[: len(SEED_000_PAIRS)] == SEED_000_PAIRS
+    assert [key for key, _ in pairs[len(SEED_000_PAIRS) : -2]] == PRODUCT_KEYS
+    assert pairs[-2:] == [("snapCount", "10000"), ("jute.maxbuffer", "4194304")]
+
+
+def test_seed_000_whitelist_and_admin_from_settings() -> None:
+    settings = legacy_settings(SEED_000_FLAGS + " --4lw-whitelist=stat,conf --admin-server=on --admin-port=9090")
+    pairs = dict(cfg_pairs(render_files(settings, SEED_000_SYSTEM)["zoo.cfg"].content))
+    assert pairs["4lw.commands.whitelist"] == "ruok,srvr,mntr,stat,conf"
+    assert pairs["admin.enableServer"] == "true"
+    assert pairs["admin.serverPort"] == "9090"
+
+
+def test_seed_004_zoo_cfg() -> None:
+    settings = resolve({}, SEED_004_ENV)
+    files = render_files(settings, SEED_004_SYSTEM)
+    zoo = files["zoo.cfg"].content
+    pairs = cfg_pairs(zoo)
+    assert pairs[: len(SEED_004_PAIRS)] == SEED_004_PAIRS
+    assert [key for key, _ in pairs[len(SEED_004_PAIRS) :]] == PRODUCT_KEYS
+    assert_well_formed(zoo)
+    assert "= " not in zoo and " =" not in zoo
+    assert "autopurge.purgeInterval=1\n" in zoo
+    assert files["myid"].content == "1\n"
+    assert files["myid"].path == "/var/lib/zookeeper/data/myid"
+    assert files["myid"].kind == "myid"
+
+
+def test_zoo_cfg_comment_names_the_pod() -> None:
+    settings = resolve({}, SEED_004_ENV)
+    zoo = render_files(settings, SEED_004_SYSTEM)["zoo.cfg"].content
+    comments = [line for line in zoo.splitlines() if line.startswith("#")]
+    assert any("myzk-zookeeper-0.myzk-zookeeper-headless.default.svc.cluster.local" in c for c in comments)
+
+
+@pytest.mark.parametrize("heap", ["512M", "2G", "1536m"])
+@pytest.mark.parametrize("installation", list(INSTALLATIONS), ids=list(INSTALLATIONS))
+def test_java_env_has_one_heap_pair(heap: str, installation: str) -> None:
+    settings = legacy_settings(SEED_000_FLAGS + f" --heap={heap}")
+    java_env = render_files(settings, SEED_000_SYSTEM, INSTALLATIONS[installation])["java.env"].content
+    tokens = java_env.replace('"', " ").split()
+    assert [t for t in tokens if t.startswith("-Xmx")] == [f"-Xmx{heap}"]
+    assert [t for t in tokens if t.startswith("-Xms")] == [f"-Xms{heap}"]
+    assert 'ZOO_LOG_DIR="/var/log/zookeeper"' in java_env
+
+
+def test_java_env_classpath_only_for_fixed_layout() -> None:
+    settings = legacy_settings(SEED_000_FLAGS)
+    debian = render_files(settings, SEED_000_SYSTEM, DEBIAN)["java.env"].content
+    upstream = render_files(settings, SEED_000_SYSTEM, UPSTREAM_38)["java.env"].content
+    assert "-cp /opt/zookeeper/conf:/usr/share/java/zookeeper.jar:" in debian
+    assert "-cp" not in upstream
+
+
+@pytest.mark.parametrize(
+    ("flags", "environ", "system"),
+    [
+        ("--servers=1", {}, SEED_000_SYSTEM),
+        ("", {}, SystemNames("zk-0", "zk-0")),
+        ("--hostname=zk-0", {"ZK_DOMAIN": "zk-hs.default.svc.cluster.local"}, None),
+    ],
+    ids=["servers-1-with-domain", "default-servers-no-domain", "hostname-flag"],
+)
+def test_standalone_has_no_server_lines(flags: str, environ: dict[str, str], system: SystemNames | None) -> None:
+    settings = legacy_settings(flags, environ)
+    zoo = render_files(settings, system)["zoo.cfg"].content
+    assert not [line for line in zoo.splitlines() if re.match(r"^server\.[0-9]+=", line)]
+    keys = [key for key, _ in cfg_pairs(zoo)]
+    assert keys[:11] == [key for key, _ in SEED_000_PAIRS[:11]]
+    assert keys[11:] == PRODUCT_KEYS
+    assert_well_formed(zoo)
+
+
+@pytest.mark.parametrize("level", LOG_LEVELS)
+def test_log_configuration_carries_level(level: str) -> None:
+    settings = legacy_settings(SEED_000_FLAGS + f" --log_level={level.lower()}")
+    files = render_files(settings, SEED_000_SYSTEM, None)
+    log4j = files["log4j.properties"]
+    logback = files["logback.xml"]
+    assert log4j.path == "/opt/zookeeper/conf/log4j.properties"
+    assert logback.path == "/opt/zookeeper/conf/logback.xml"
+    assert f"log4j.rootLogger={level}, CONSOLE" in log4j.content
+    assert f"log4j.appender.CONSOLE.Threshold={level}" in log4j.content
+    expected_logback = "ERROR" if level == "FATAL" else level
+    assert re.findall(r'<root level="([A-Z]+)">', logback.content) == [expected_logback]
+    assert "FATAL" not in logback.content
+    assert "ConsoleAppender" in log4j.content and "ConsoleAppender" in logback.content
+
+
+# (log_backend setting, installation, expected backends)
+BACKENDS = [
+    ("auto", "none", ("log4j", "logback")),
+    ("auto", "upstream-3.8", ("logback",)),
+    ("auto", "upstream-3.5", ("log4j",)),
+    ("auto", "debian", ("log4j",)),
+    ("log4j", "upstream-3.8", ("log4j",)),
+    ("logback", "debian", ("logback",)),
+    ("logback", "none", ("logback",)),
+    ("log4j", "none", ("log4j",)),
+]
+
+
+@pytest.mark.parametrize(("backend", "installation", "expected"), BACKENDS, ids=[f"{b}-on-{i}" for b, i, _ in BACKENDS])
+def test_log_backends_setting_then_installation_then_both(
+    backend: str, installation: str, expected: tuple[str, ...]
+) -> None:
+    settings = resolve({"log_backend": backend}, {})
+    found = INSTALLATIONS[installation]
+    assert log_backends(settings, found) == expected
+    names = set(render_files(settings, SystemNames("zk-0", "zk-0"), found))
+    assert ("log4j.properties" in names) == ("log4j" in expected)
+    assert ("logback.xml" in names) == ("logback" in expected)
+    java_env = render_files(settings, SystemNames("zk-0", "zk-0"), found)["java.env"].content
+    assert ("-Dlog4j.configuration=file:/opt/zookeeper/conf/log4j.properties" in java_env) == ("log4j" in expected)
+    assert ("-Dlogback.configurationFile=/opt/zookeeper/conf/logback.xml" in java_env) == ("logback" in expected)
+
+
+def test_render_file_order_and_kinds() -> None:
+    settings = legacy_settings(SEED_000_FLAGS)
+    files = render(settings, derive(settings, SEED_000_SYSTEM), "512M", None)
+    assert [(Path(f.path).name, f.kind) for f in files] == [
+        ("zoo.cfg", "config"),
+        ("java.env", "config"),
+        ("log4j.properties", "config"),
+        ("logback.xml", "config"),
+        ("myid", "myid"),
+    ]
+
+
+# --- through the console script -------------------------------------------------------------------
+
+
+def run_render(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    conf, data = tmp_path / "conf", tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZK_") and k != "ZOOKEEPER_HOME"}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    command = [
+        str(Path(sys.executable).parent / "zkboot"),
+        "render",
+        *shlex.split(SEED_000_FLAGS),
+        f"--conf_dir={conf}",
+        f"--data_dir={data}",
+        f"--data_log_dir={data}/log",
+        f"--log-dir={tmp_path}/logs",
+        f"--zookeeper-home={tmp_path}/no-zookeeper",
+        "--hostname",
+        "zok-0",
+        "--domain",
+        "zk-hs.default.svc.cluster.local",
+        *extra,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=30, check=False)
+
+
+def test_cli_render_text_headers(tmp_path: Path) -> None:
+    result = run_render(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    headers = re.findall(r"^==> (.+) <==$", result.stdout, re.MULTILINE)
+    conf, data = tmp_path / "conf", tmp_path / "data"
+    assert headers == [
+        f"{conf}/zoo.cfg",
+        f"{conf}/java.env",
+        f"{conf}/log4j.properties",
+        f"{conf}/logback.xml",
+        f"{data}/myid",
+    ]
+    zoo_text = result.stdout.split(f"==> {conf}/zoo.cfg <==\n", 1)[1].split("\n==> ", 1)[0]
+    expected = [*SEED_000_PAIRS[:2], ("dataLogDir", f"{data}/log"), *SEED_000_PAIRS[3:]]
+    expected[1] = ("dataDir", str(data))
+    assert cfg_pairs(zoo_text)[: len(expected)] == expected
+    assert result.stdout.rstrip("\n").endswith(f"==> {data}/myid <==\n1")
+    assert list(tmp_path.iterdir()) == []  # render without --output-dir writes nothing
+
+
+def test_cli_render_json(tmp_path: Path) -> None:
+    result = run_render(tmp_path, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert set(document) == {"identity", "zookeeper", "heap", "files", "warnings"}
+    assert document["identity"] == {
+        "hostname": "zok-0",
+        "fqdn": "zok-0.zk-hs.default.svc.cluster.local",
+        "statefulset": "zok",
+        "ordinal": 0,
+        "myid": 1,
+        "domain": "zk-hs.default.svc.cluster.local",
+        "servers": [f"{key}={value}" for key, value in SEED_000_PAIRS[11:]],
+    }
+    assert document["zookeeper"] is None
+    assert document["heap"]["size"] == "512M"
+    assert document["warnings"] == []
+    assert [set(f) for f in document["files"]] == [{"path", "kind", "content"}] * 5
+    by_name = {Path(f["path"]).name: f for f in document["files"]}
+    assert by_name["myid"] == {"path": f"{tmp_path}/data/myid", "kind": "myid", "content": "1\n"}
+    assert by_name["zoo.cfg"]["path"] == f"{tmp_path}/conf/zoo.cfg"
+    assert "autopurge.purgeInterval=12\n" in by_name["zoo.cfg"]["content"]
+    assert list(tmp_path.iterdir()) == []
