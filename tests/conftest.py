@@ -1,4 +1,10 @@
-"""Shared helpers: free loopback ports, a four-letter-word call, and a real ZooKeeper started by zkboot."""
+"""Shared helpers: installed console scripts, a clean environment, a fake ZooKeeper home, tree
+snapshots, running as an unprivileged user, free loopback ports, a four-letter-word call, and a real
+ZooKeeper started by zkboot.
+
+Plain functions here are imported by the test modules (``from tests.conftest import ...``) and by
+tests/bench/bench_start.py, which puts the repository root on sys.path for it.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +12,34 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+import zkboot
 from zkboot.fourlw import FourLetterError, ask
+from zkboot.install import Installation
 
 BIN = Path(sys.executable).parent
 DEBIAN_ZKSERVER = Path("/usr/share/zookeeper/bin/zkServer.sh")
+# What zkboot.install.inspect makes of Debian's zookeeper package.
+DEBIAN_INSTALLATION = Installation(
+    DEBIAN_ZKSERVER,
+    "fixed",
+    "3.8.0",
+    "log4j",
+    ("/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"),
+)
+DOMAIN = "zk-hs.default.svc.cluster.local"
+NOBODY = 65534
+# Environment variables that configure zkboot or ZooKeeper (prefixes): never inherited by a test.
+ZK_SETTINGS = ("ZK_", "ZOO", "JVMFLAGS", "SERVER_JVMFLAGS")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -113,9 +134,7 @@ def zk_launcher(tmp_path: Path) -> Iterator[object]:
     started: list[subprocess.Popen[bytes]] = []
 
     def launch(command: Sequence[str], paths: ZkPaths, env_extra: dict[str, str] | None = None) -> Started:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ZK_")}
-        env.update({"ZK_HOSTNAME": "zk-0", "JMXDISABLE": "true"})
-        env.update(env_extra or {})
+        env = clean_env(ZK_HOSTNAME="zk-0", JMXDISABLE="true", **(env_extra or {}))
         output = paths.root / f"output-{len(started)}.log"
         with output.open("wb") as sink:
             process = subprocess.Popen(list(command), stdout=sink, stderr=subprocess.STDOUT, env=env)
@@ -128,7 +147,117 @@ def zk_launcher(tmp_path: Path) -> Iterator[object]:
 
 
 def script(name: str) -> str:
+    """The console script installed next to this interpreter (the venv's), else the one on PATH."""
     path = BIN / name
     found = str(path) if path.exists() else shutil.which(name)
     assert found, f"console script {name} is not installed"
     return found
+
+
+def clean_env(dirs: Path | None = None, **extra: str) -> dict[str, str]:
+    """This process's environment without zkboot/ZooKeeper settings, this venv's bin first on PATH.
+
+    With ``dirs``: ZK_CONF_DIR, ZK_DATA_DIR, ZK_DATA_LOG_DIR and ZK_LOG_DIR point to conf, data,
+    datalog and logs under it.  Then ``extra`` on top.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ZK_SETTINGS)}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
+    if dirs is not None:
+        env.update(
+            ZK_CONF_DIR=str(dirs / "conf"),
+            ZK_DATA_DIR=str(dirs / "data"),
+            ZK_DATA_LOG_DIR=str(dirs / "datalog"),
+            ZK_LOG_DIR=str(dirs / "logs"),
+        )
+    env.update(extra)
+    return env
+
+
+def executable(path: Path, body: str = "exit 0\n") -> Path:
+    """A /bin/sh script at ``path`` (parents created as needed) that runs ``body``; mode 0755."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\n{body}")
+    path.chmod(0o755)
+    return path
+
+
+def stub_home(home: Path, body: str, jars: Iterable[str] = ()) -> Path:
+    """A fake upstream ZooKeeper ``home``: bin/zkServer.sh running the shell ``body``, lib/ holding ``jars``."""
+    executable(home / "bin" / "zkServer.sh", body)
+    (home / "lib").mkdir()
+    for jar in jars:
+        (home / "lib" / jar).write_bytes(b"PK\x03\x04")
+    return home
+
+
+def snapshot(root: Path, mtimes: bool = False) -> dict[str, tuple[str, bytes | None, int | None]]:
+    """Every entry under ``root`` by relative path: kind (file, dir, other), a file's bytes, and the
+    mtime in ns with ``mtimes`` (else None).  Two equal snapshots: nothing added, removed or changed."""
+    result: dict[str, tuple[str, bytes | None, int | None]] = {}
+    for path in sorted(root.rglob("*")):
+        st = path.lstat()
+        if stat.S_ISREG(st.st_mode):
+            kind, data = "file", path.read_bytes()
+        else:
+            kind, data = ("dir" if stat.S_ISDIR(st.st_mode) else "other"), None
+        result[str(path.relative_to(root))] = (kind, data, st.st_mtime_ns if mtimes else None)
+    return result
+
+
+# --- running as an unprivileged user -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unprivileged:
+    """Who a command runs as under the ``unprivileged`` fixture, and how to get there."""
+
+    uid: int
+    become: Callable[[], None] | None  # preexec_fn that switches to uid; None when not root (nothing to do)
+
+    def setpriv(self) -> list[str]:
+        """An argv prefix that does what ``become`` does, through setpriv; [] when not root or no setpriv."""
+        setpriv = shutil.which("setpriv")
+        if self.become is None or setpriv is None:
+            return []
+        return [setpriv, f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups"]
+
+    def own(self, path: Path) -> Path:
+        """Give ``path`` to the user (as root; otherwise it is the current user's already)."""
+        if self.become is not None:
+            os.chown(path, self.uid, self.uid)
+        return path
+
+
+def become_nobody() -> None:
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+
+
+@pytest.fixture
+def unprivileged(tmp_path: Path) -> Iterator[Unprivileged]:
+    """Run commands as a user that is not root, able to reach tmp_path, this Python and zkboot.
+
+    Not root: the current user, nothing changed.  As root: uid/gid 65534 (nobody), and every
+    directory on the way to tmp_path, the interpreter, sys.prefix and zkboot (also through symlinks)
+    made traversable (o+x) for the test: pytest's base dir is 0700, and a pyenv interpreter lives
+    under /root.  Each changed directory gets its exact mode back afterwards, also when setting up
+    fails half way.
+    """
+    if os.geteuid() != 0:
+        yield Unprivileged(os.geteuid(), None)
+        return
+    starts = [tmp_path, BIN, Path(sys.executable).resolve().parent, Path(sys.prefix), Path(zkboot.__file__).parent]
+    restore: dict[Path, int] = {}
+    try:
+        for start in starts:
+            for directory in (start, *start.parents, start.resolve(), *start.resolve().parents):
+                real = directory.resolve()
+                mode = stat.S_IMODE(real.stat().st_mode)
+                if real not in restore and not mode & stat.S_IXOTH:
+                    restore[real] = mode
+                    real.chmod(mode | stat.S_IXOTH)
+        yield Unprivileged(NOBODY, become_nobody)
+    finally:
+        for directory, mode in reversed(restore.items()):
+            directory.chmod(mode)

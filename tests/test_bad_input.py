@@ -9,21 +9,16 @@ loudly instead of starting a server.
 
 from __future__ import annotations
 
-import os
-import shutil
-import stat
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-BIN = Path(sys.executable).parent
-DOMAIN = "zk-hs.default.svc.cluster.local"
-NOBODY = 65534
-FAKE_ZKSERVER = """#!/bin/sh
+from tests.conftest import DOMAIN, Unprivileged, clean_env, script, snapshot, stub_home
+
+FAKE_ZKSERVER = """\
 # A stand-in for zkServer.sh: reaching it means zkboot exec'ed on bad input.
 echo "$@" > "$(dirname "$0")/../EXECUTED"
 exit 97
@@ -120,70 +115,25 @@ def prepare(tmp: Path, myid: str) -> None:
     (tmp / "data" / "version-2").mkdir(parents=True)
     (tmp / "data" / "myid").write_text(myid)
     (tmp / "data" / "version-2" / "snapshot.100000000").write_bytes(SNAPSHOT_BYTES)
-    zkserver = tmp / "fake-zookeeper" / "bin" / "zkServer.sh"
-    zkserver.parent.mkdir(parents=True)
-    zkserver.write_text(FAKE_ZKSERVER)
-    zkserver.chmod(0o755)
+    stub_home(tmp / "fake-zookeeper", FAKE_ZKSERVER)
     for directory in (tmp, *(p for p in tmp.rglob("*") if p.is_dir())):
         directory.chmod(0o755)
 
 
-def snapshot(tmp: Path) -> dict[str, bytes | None]:
-    """Every path under ``tmp``: a file's bytes, None for a directory."""
-    return {str(p.relative_to(tmp)): (None if p.is_dir() else p.read_bytes()) for p in sorted(tmp.rglob("*"))}
-
-
-def base_env(tmp: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ZK_") and k not in ("ZOOKEEPER_HOME", "JVMFLAGS")}
-    env.update(
-        PYTHONDONTWRITEBYTECODE="1",
-        ZK_HOSTNAME="zk-0",
-        ZK_CONF_DIR=str(tmp / "conf"),
-        ZK_DATA_DIR=str(tmp / "data"),
-        ZK_DATA_LOG_DIR=str(tmp / "datalog"),
-        ZK_LOG_DIR=str(tmp / "logs"),
-        ZK_HOME=str(tmp / "fake-zookeeper"),
-    )
-    return env
-
-
 @pytest.fixture
-def unprivileged(tmp_path: Path) -> Iterator[tuple[list[str], Callable[[], None] | None]]:
+def read_only_conf(tmp_path: Path, unprivileged: Unprivileged) -> Iterator[tuple[list[str], Callable[[], None] | None]]:
     """How to run a command so that the conf dir is not writable for it: (argv prefix, preexec_fn).
 
     The conf dir becomes read-only.  As root, permission bits mean nothing, so the command runs as
-    nobody (65534) through ``setpriv`` (or ``os.setuid`` in preexec_fn without it), and tmp_path's
-    ancestors (pytest's private 0700 base dirs) are made traversable for the duration, so that the
-    only thing nobody cannot do is write into the conf dir.
+    nobody through ``setpriv`` (or ``os.setuid`` in preexec_fn without it); see ``unprivileged``.
     """
     conf = tmp_path / "conf"
     conf.chmod(0o555)
-    restore: list[tuple[Path, int]] = []
-    prefix: list[str] = []
-    preexec: Callable[[], None] | None = None
-    if os.geteuid() == 0:
-        setpriv = shutil.which("setpriv")
-        if setpriv:
-            prefix = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
-        else:
-
-            def drop() -> None:
-                os.setgroups([])
-                os.setgid(NOBODY)
-                os.setuid(NOBODY)
-
-            preexec = drop
-        for parent in tmp_path.parents:
-            mode = stat.S_IMODE(parent.stat().st_mode)
-            if not mode & stat.S_IXOTH:
-                restore.append((parent, mode))
-                parent.chmod(mode | stat.S_IXOTH)
+    prefix = unprivileged.setpriv()
     try:
-        yield prefix, preexec
+        yield prefix, (None if prefix else unprivileged.become)
     finally:
         conf.chmod(0o755)
-        for parent, mode in reversed(restore):
-            parent.chmod(mode)
 
 
 def fill(text: str, tmp: Path) -> str:
@@ -196,16 +146,16 @@ def test_bad_input(case: Case, tmp_path: Path, request: pytest.FixtureRequest) -
     prefix: list[str] = []
     preexec: Callable[[], None] | None = None
     if case.unprivileged:
-        prefix, preexec = request.getfixturevalue("unprivileged")
+        prefix, preexec = request.getfixturevalue("read_only_conf")
     before = snapshot(tmp_path)
 
-    env = base_env(tmp_path)
+    env = clean_env(tmp_path, PYTHONDONTWRITEBYTECODE="1", ZK_HOSTNAME="zk-0", ZK_HOME=str(tmp_path / "fake-zookeeper"))
     for name, value in case.env.items():
         if value is None:
             env.pop(name, None)
         else:
             env[name] = fill(value, tmp_path)
-    command = [*prefix, str(BIN / case.argv[0]), *(fill(arg, tmp_path) for arg in case.argv[1:])]
+    command = [*prefix, script(case.argv[0]), *(fill(arg, tmp_path) for arg in case.argv[1:])]
     result = subprocess.run(
         command, capture_output=True, text=True, env=env, timeout=20, check=False, preexec_fn=preexec
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import select
-import shutil
 import signal
 import stat
 import subprocess
@@ -16,24 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import DOMAIN, NOBODY, Unprivileged, clean_env, script, snapshot, stub_home
 from zkboot import files
 from zkboot.errors import EnvironmentProblem
 
-
-def console_script(name: str) -> Path:
-    """The console script installed next to this interpreter (the venv's), else the one on PATH."""
-    beside = Path(sys.executable).parent / name
-    found = beside if beside.is_file() else shutil.which(name)
-    if found is None:
-        pytest.skip(f"{name} is not installed", allow_module_level=True)
-    return Path(found)
-
-
-ZK_GEN_CONFIG = console_script("zkGenConfig.sh")
-START_ZOOKEEPER = console_script("start-zookeeper")
-BIN = ZK_GEN_CONFIG.parent
-DOMAIN = "zk-hs.default.svc.cluster.local"
-NOBODY = 65534
+ZK_GEN_CONFIG = script("zkGenConfig.sh")
+START_ZOOKEEPER = script("start-zookeeper")
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -43,50 +30,10 @@ def temp_files(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.name.endswith(".tmp"))
 
 
-def snapshot(root: Path) -> dict[str, tuple[str, bytes | None, int]]:
-    """Every entry under ``root``: kind, bytes (files), mtime in ns."""
-    result: dict[str, tuple[str, bytes | None, int]] = {}
-    for path in sorted(root.rglob("*")):
-        st = path.lstat()
-        if stat.S_ISREG(st.st_mode):
-            result[str(path.relative_to(root))] = ("file", path.read_bytes(), st.st_mtime_ns)
-        else:
-            result[str(path.relative_to(root))] = ("dir" if path.is_dir() else "other", None, st.st_mtime_ns)
-    return result
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The test's environment without any zkboot/ZooKeeper settings, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZK_", "ZOO", "JVMFLAGS", "SERVER_JVMFLAGS"))}
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
-    env.update(extra)
-    return env
-
-
-def dirs_env(base: Path) -> dict[str, str]:
-    return {
-        "ZK_CONF_DIR": str(base / "conf"),
-        "ZK_DATA_DIR": str(base / "data"),
-        "ZK_DATA_LOG_DIR": str(base / "datalog"),
-        "ZK_LOG_DIR": str(base / "logs"),
-    }
-
-
 def run(
     argv: list[str], env: dict[str, str], preexec: Callable[[], None] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30, preexec_fn=preexec, check=False)
-
-
-def stub_home(root: Path, marker: Path) -> Path:
-    """A fake upstream ZooKeeper whose zkServer.sh only records that it ran."""
-    home = root / "fakezk"
-    (home / "bin").mkdir(parents=True)
-    (home / "lib").mkdir()
-    script = home / "bin" / "zkServer.sh"
-    script.write_text(f'#!/bin/sh\necho "$$ $*" > {marker}\nexit 0\n')
-    script.chmod(0o755)
-    return home
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -342,15 +289,16 @@ def command(
 ) -> Iterator[Callable[[str], subprocess.CompletedProcess[str]]]:
     """Run one of the old commands for pod ``hostname`` of a 3-server ensemble under tmp_path."""
     marker = tmp_path / "exec-marker"
-    home = stub_home(tmp_path, marker)
+    # A fake upstream ZooKeeper whose zkServer.sh only records that it ran.
+    home = stub_home(tmp_path / "fakezk", f'echo "$$ $*" > {marker}\nexit 0\n')
 
     def invoke(hostname: str) -> subprocess.CompletedProcess[str]:
         if request.param == "zkGenConfig.sh":
-            env = clean_env(ZK_REPLICAS="3", ZK_HOSTNAME=hostname, ZK_DOMAIN=DOMAIN, **dirs_env(tmp_path))
-            return run([str(ZK_GEN_CONFIG)], env)
-        env = clean_env(**dirs_env(tmp_path))
+            env = clean_env(tmp_path, ZK_REPLICAS="3", ZK_HOSTNAME=hostname, ZK_DOMAIN=DOMAIN)
+            return run([ZK_GEN_CONFIG], env)
+        env = clean_env(tmp_path)
         argv = [
-            str(START_ZOOKEEPER),
+            START_ZOOKEEPER,
             "--servers=3",
             f"--hostname={hostname}",
             f"--domain={DOMAIN}",
@@ -399,7 +347,7 @@ def test_cli_bad_myid_refused(
     (data / "version-2").mkdir(parents=True)
     (data / "version-2" / "snapshot.0").write_bytes(b"\x00snapshot bytes\xff" * 64)
     (data / "myid").write_bytes(stored)
-    before = snapshot(data)
+    before = snapshot(data, mtimes=True)
     result = command(hostname)
     assert result.returncode == 1, result.stderr
     errors = error_lines(result.stderr)
@@ -409,7 +357,7 @@ def test_cli_bad_myid_refused(
     assert str(data / "myid") in errors[0]
     assert repr(seen_id) in errors[0]
     assert f"myid {expected_id}" in errors[0]
-    assert snapshot(data) == before
+    assert snapshot(data, mtimes=True) == before
     # Every check happens before the first write: nothing else was created either.
     assert not (tmp_path / "conf").exists()
     assert not (tmp_path / "datalog").exists()
@@ -421,8 +369,8 @@ def test_cli_myid_not_text_refused(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     (data / "myid").write_bytes(b"\xff\xfe\n")
-    env = clean_env(ZK_REPLICAS="1", ZK_HOSTNAME="zk-0", **dirs_env(tmp_path))
-    result = run([str(ZK_GEN_CONFIG)], env)
+    env = clean_env(tmp_path, ZK_REPLICAS="1", ZK_HOSTNAME="zk-0")
+    result = run([ZK_GEN_CONFIG], env)
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     errors = error_lines(result.stderr)
@@ -436,9 +384,8 @@ def test_cli_myid_not_text_refused(tmp_path: Path) -> None:
 
 def test_zkgenconfig_rewrites_whole(tmp_path: Path) -> None:
     conf = tmp_path / "conf"
-    first = clean_env(ZK_REPLICAS="1", ZK_HOSTNAME="zk-0", ZK_CLIENT_PORT="2999", ZK_HEAP_SIZE="768M")
-    first.update(dirs_env(tmp_path))
-    result = run([str(ZK_GEN_CONFIG)], first)
+    first = clean_env(tmp_path, ZK_REPLICAS="1", ZK_HOSTNAME="zk-0", ZK_CLIENT_PORT="2999", ZK_HEAP_SIZE="768M")
+    result = run([ZK_GEN_CONFIG], first)
     assert result.returncode == 0, result.stderr
     assert "clientPort=2999" in (conf / "zoo.cfg").read_text()
     assert "-Xmx768M" in (conf / "java.env").read_text()
@@ -447,9 +394,8 @@ def test_zkgenconfig_rewrites_whole(tmp_path: Path) -> None:
     with (conf / "java.env").open("a") as handle:
         handle.write("HAND_ADDED=yes\n")
 
-    second = clean_env(ZK_REPLICAS="3", ZK_HOSTNAME="zk-0")
-    second.update(dirs_env(tmp_path))
-    argv = [str(ZK_GEN_CONFIG), f"--domain={DOMAIN}"]
+    second = clean_env(tmp_path, ZK_REPLICAS="3", ZK_HOSTNAME="zk-0")
+    argv = [ZK_GEN_CONFIG, f"--domain={DOMAIN}"]
     result = run(argv, second)
     assert result.returncode == 0, result.stderr
     zoo_cfg = (conf / "zoo.cfg").read_text()
@@ -476,85 +422,52 @@ def test_zkgenconfig_rewrites_whole(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def other_user(tmp_path: Path) -> Iterator[tuple[Path, Callable[[], None] | None, int]]:
-    """A tree writable by the user the command runs as, and how to become that user.
-
-    As root: uid/gid 65534, with the ancestors of tmp_path, of the interpreter and of zkboot made
-    traversable (o+x) for the test and restored afterwards (pytest's base dir is 0700, and a
-    pyenv interpreter lives under /root).  Otherwise: the current user.
-    """
-    if os.geteuid() != 0:
-        base = tmp_path / "tree"
-        base.mkdir()
-        yield base, None, os.geteuid()
-        return
-    needed = [tmp_path, Path(os.path.realpath(sys.executable)).parent, Path(sys.prefix), Path(files.__file__).parent]
-    restored: list[tuple[Path, int]] = []
-    for start in needed:
-        for directory in [start, *start.parents]:
-            mode = stat.S_IMODE(directory.stat().st_mode)
-            if mode & 0o001 == 0 and all(directory != seen for seen, _ in restored):
-                restored.append((directory, mode))
-                directory.chmod(mode | 0o001)
+def tree(tmp_path: Path, unprivileged: Unprivileged) -> Path:
+    """A directory owned by the user the command runs as (see ``unprivileged``)."""
     base = tmp_path / "tree"
     base.mkdir()
-    os.chown(base, NOBODY, NOBODY)
-
-    def become() -> None:
-        os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
-
-    try:
-        yield base, become, NOBODY
-    finally:
-        for directory, mode in reversed(restored):
-            directory.chmod(mode)
+    return unprivileged.own(base)
 
 
-def test_nonroot_writable_tree(other_user: tuple[Path, Callable[[], None] | None, int]) -> None:
-    base, become, uid = other_user
-    env = clean_env(ZK_REPLICAS="1", ZK_HOSTNAME="zk-0", HOME=str(base), **dirs_env(base))
-    result = run([str(ZK_GEN_CONFIG)], env, become)
+def test_nonroot_writable_tree(tree: Path, unprivileged: Unprivileged) -> None:
+    env = clean_env(tree, ZK_REPLICAS="1", ZK_HOSTNAME="zk-0", HOME=str(tree))
+    result = run([ZK_GEN_CONFIG], env, unprivileged.become)
     assert result.returncode == 0, result.stderr
-    for path in (base / "conf" / "zoo.cfg", base / "conf" / "java.env", base / "data" / "myid"):
-        assert path.stat().st_uid == uid, path
-    assert (base / "data" / "myid").read_text() == "1\n"
+    for path in (tree / "conf" / "zoo.cfg", tree / "conf" / "java.env", tree / "data" / "myid"):
+        assert path.stat().st_uid == unprivileged.uid, path
+    assert (tree / "data" / "myid").read_text() == "1\n"
 
 
-def test_nonroot_unwritable_conf_dir(other_user: tuple[Path, Callable[[], None] | None, int]) -> None:
-    base, become, uid = other_user
-    conf = base / "conf"
+def test_nonroot_unwritable_conf_dir(tree: Path, unprivileged: Unprivileged) -> None:
+    conf = tree / "conf"
     conf.mkdir()
-    if become is not None:
+    if unprivileged.become is not None:
         os.chown(conf, 0, 0)
         conf.chmod(0o755)
     else:
         conf.chmod(0o555)
     try:
-        env = clean_env(ZK_REPLICAS="1", ZK_HOSTNAME="zk-0", HOME=str(base), **dirs_env(base))
-        result = run([str(ZK_GEN_CONFIG)], env, become)
+        env = clean_env(tree, ZK_REPLICAS="1", ZK_HOSTNAME="zk-0", HOME=str(tree))
+        result = run([ZK_GEN_CONFIG], env, unprivileged.become)
     finally:
         conf.chmod(0o755)
     assert result.returncode == 1, result.stderr
     errors = error_lines(result.stderr)
     assert len(errors) == 1, result.stderr
     assert str(conf) in errors[0]
-    assert f"uid {uid}" in errors[0]
+    assert f"uid {unprivileged.uid}" in errors[0]
     assert list(conf.iterdir()) == []
-    assert not (base / "data").exists()
+    assert not (tree / "data").exists()
 
 
-def test_setpriv_as_nobody(other_user: tuple[Path, Callable[[], None] | None, int]) -> None:
+def test_setpriv_as_nobody(tree: Path, unprivileged: Unprivileged) -> None:
     """The same through setpriv, as a container runtime would start it."""
-    base, become, _uid = other_user
-    if become is None:
+    if unprivileged.become is None:
         pytest.skip("not root: setpriv cannot change user")
-    setpriv = "/usr/bin/setpriv"
-    if not os.access(setpriv, os.X_OK):
+    setpriv = unprivileged.setpriv()
+    if not setpriv:
         pytest.skip("no setpriv")
-    env = clean_env(ZK_REPLICAS="1", ZK_HOSTNAME="zk-0", HOME=str(base), **dirs_env(base))
-    argv = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", str(ZK_GEN_CONFIG)]
-    result = run(argv, env)
+    env = clean_env(tree, ZK_REPLICAS="1", ZK_HOSTNAME="zk-0", HOME=str(tree))
+    result = run([*setpriv, ZK_GEN_CONFIG], env)
     assert result.returncode == 0, result.stderr
-    assert (base / "conf" / "zoo.cfg").stat().st_uid == NOBODY
+    assert (tree / "conf" / "zoo.cfg").stat().st_uid == NOBODY

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import DEBIAN_ZKSERVER, executable, stub_home
 from zkboot import install
 from zkboot.errors import EnvironmentProblem
 
@@ -35,20 +36,10 @@ done
 """
 
 
-def executable(path: Path, text: str = "#!/bin/sh\nexit 0\n") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(0o755)
-    return path
-
-
 def upstream(root: Path, jars: list[str]) -> Path:
     """A fake upstream tarball: bin/zkServer.sh, bin/zkEnv.sh, lib/<jars>."""
-    executable(root / "bin" / "zkServer.sh")
+    stub_home(root, "exit 0\n", jars)
     (root / "bin" / "zkEnv.sh").write_text(UPSTREAM_ZKENV)
-    (root / "lib").mkdir()
-    for jar in jars:
-        (root / "lib" / jar).write_bytes(b"PK\x03\x04")
     return root
 
 
@@ -265,14 +256,12 @@ def test_find_nothing_names_where_it_looked(tmp_path: Path, monkeypatch: pytest.
 
 # --- the real Debian package on this machine -----------------------------------------------------
 
-DEBIAN = Path("/usr/share/zookeeper/bin/zkServer.sh")
 
-
-@pytest.mark.skipif(not DEBIAN.is_file(), reason="Debian's zookeeper package is not installed")
+@pytest.mark.skipif(not DEBIAN_ZKSERVER.is_file(), reason="Debian's zookeeper package is not installed")
 @pytest.mark.skipif(Path("/opt/zookeeper/bin/zkServer.sh").exists(), reason="/opt/zookeeper comes first")
 def test_real_debian_install() -> None:
     found = install.find(None, {"PATH": ""})
-    assert found.zkserver == DEBIAN
+    assert found.zkserver == DEBIAN_ZKSERVER
     assert found.layout == "fixed"
     assert found.version == "3.8.0"
     assert found.log_backend == "log4j"

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import DEBIAN_INSTALLATION as FIXED
+from tests.conftest import clean_env, script, stub_home
 from zkboot import launch, render
 from zkboot.install import Installation
 from zkboot.settings import Settings, resolve
 
 UPSTREAM = Installation(Path("/opt/zookeeper/bin/zkServer.sh"), "upstream", "3.8.4", "logback", ())
-FIXED = Installation(
-    Path("/usr/share/zookeeper/bin/zkServer.sh"),
-    "fixed",
-    "3.8.0",
-    "log4j",
-    ("/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"),
-)
 
 
 def settings(tmp_path: Path, **flags: str) -> Settings:
@@ -68,8 +60,9 @@ def test_environment(tmp_path: Path, installation: Installation) -> None:
     s = settings(tmp_path, heap="768M", log_level="DEBUG")
     flags = render.server_jvmflags(s, "768M", installation)
     base = {"PATH": "/usr/bin:/bin", "HOME": "/home/zk"}
-    env = launch.environment(base, s, flags)
+    env = launch.environment(base, s, flags, "768M")
     assert env["ZOOCFGDIR"] == f"{tmp_path}/conf"
+    assert env["ZK_SERVER_HEAP"] == "768"  # upstream zkEnv.sh's own -Xmx${ZK_SERVER_HEAP}m agrees
     assert env["ZOO_LOG_DIR"] == f"{tmp_path}/logs"
     assert env["PATH"] == "/usr/bin:/bin" and env["HOME"] == "/home/zk"
     assert xmx(env["SERVER_JVMFLAGS"]) == ["-Xmx768M"]
@@ -80,7 +73,8 @@ def test_environment(tmp_path: Path, installation: Installation) -> None:
 def test_environment_fixed_layout_classpath(tmp_path: Path) -> None:
     s = settings(tmp_path)
     flags = render.server_jvmflags(s, "2G", FIXED)
-    env = launch.environment({}, s, flags)
+    env = launch.environment({}, s, flags, "2G")
+    assert env["ZK_SERVER_HEAP"] == "2048"
     words = env["SERVER_JVMFLAGS"].split()
     assert words.count("-cp") == 1
     classpath = words[words.index("-cp") + 1].split(":")
@@ -94,7 +88,7 @@ def test_environment_replaces_stale_values(tmp_path: Path) -> None:
     """Values left in the environment by a previous attempt or the image do not add a second -Xmx."""
     s = settings(tmp_path, heap="1G")
     base = {"SERVER_JVMFLAGS": "-Xmx4G -Dstale=1", "ZOOCFGDIR": "/etc/zookeeper/conf", "ZOO_LOG_DIR": "/old"}
-    env = launch.environment(base, s, render.server_jvmflags(s, "1G", UPSTREAM))
+    env = launch.environment(base, s, render.server_jvmflags(s, "1G", UPSTREAM), "1G")
     assert xmx(env["SERVER_JVMFLAGS"]) == ["-Xmx1G"]
     assert "-Dstale=1" not in env["SERVER_JVMFLAGS"]
     assert env["ZOOCFGDIR"] == f"{tmp_path}/conf"
@@ -104,30 +98,21 @@ def test_environment_replaces_stale_values(tmp_path: Path) -> None:
 def test_environment_keeps_user_jvmflags(tmp_path: Path) -> None:
     s = settings(tmp_path)
     user = "-Xmx3G -XX:+UseG1GC -Dzookeeper.extra=1"
-    env = launch.environment({"JVMFLAGS": user}, s, render.server_jvmflags(s, "2G", UPSTREAM))
+    env = launch.environment({"JVMFLAGS": user}, s, render.server_jvmflags(s, "2G", UPSTREAM), "2G")
     assert env["JVMFLAGS"] == user
     assert xmx(env["SERVER_JVMFLAGS"]) == ["-Xmx2G"]
 
 
 def test_environment_without_user_jvmflags_adds_none(tmp_path: Path) -> None:
     s = settings(tmp_path)
-    env = launch.environment({}, s, render.server_jvmflags(s, "2G", UPSTREAM))
+    env = launch.environment({}, s, render.server_jvmflags(s, "2G", UPSTREAM), "2G")
     assert "JVMFLAGS" not in env
 
 
 # --- a real exec -----------------------------------------------------------------------------------
 
 
-def console_script(name: str) -> str:
-    beside = Path(sys.executable).parent / name
-    found = str(beside) if beside.is_file() else shutil.which(name)
-    if found is None:
-        pytest.skip(f"{name} is not installed")
-    return found
-
-
 STUB = """\
-#!/bin/sh
 {{
   echo "pid=$$"
   echo "argc=$#"
@@ -141,25 +126,11 @@ exit 0
 
 
 def test_start_zookeeper_execs_zkserver(tmp_path: Path) -> None:
-    home = tmp_path / "zookeeper"
-    (home / "bin").mkdir(parents=True)
-    (home / "lib").mkdir()
-    (home / "lib" / "zookeeper-3.8.4.jar").write_bytes(b"PK")
     out = tmp_path / "stub-report"
-    stub = home / "bin" / "zkServer.sh"
-    stub.write_text(STUB.format(out=out))
-    stub.chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZK_", "ZOO", "JVMFLAGS", "SERVER_JVMFLAGS"))}
-    env.update(
-        ZK_HOSTNAME="zk-0",
-        ZK_CONF_DIR=str(tmp_path / "conf"),
-        ZK_DATA_DIR=str(tmp_path / "data"),
-        ZK_DATA_LOG_DIR=str(tmp_path / "datalog"),
-        ZK_LOG_DIR=str(tmp_path / "logs"),
-        JVMFLAGS="-Dfrom.user=1",
-    )
+    home = stub_home(tmp_path / "zookeeper", STUB.format(out=out), jars=["zookeeper-3.8.4.jar"])
+    env = clean_env(tmp_path, ZK_HOSTNAME="zk-0", JVMFLAGS="-Dfrom.user=1")
     proc = subprocess.Popen(
-        [console_script("start-zookeeper"), f"--zookeeper-home={home}", "--heap=512M"],
+        [script("start-zookeeper"), f"--zookeeper-home={home}", "--heap=512M"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

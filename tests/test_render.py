@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import DEBIAN_INSTALLATION as DEBIAN
+from tests.conftest import clean_env, script
 from zkboot import legacy
 from zkboot.identity import SystemNames, derive
 from zkboot.install import Installation
@@ -77,13 +77,6 @@ PRODUCT_KEYS = ["4lw.commands.whitelist", "admin.enableServer", "admin.serverPor
 
 UPSTREAM_38 = Installation(Path("/opt/zookeeper/bin/zkServer.sh"), "upstream", "3.8.0", "logback", ())
 UPSTREAM_35 = Installation(Path("/opt/zookeeper/bin/zkServer.sh"), "upstream", "3.5.9", "log4j", ())
-DEBIAN = Installation(
-    Path("/usr/share/zookeeper/bin/zkServer.sh"),
-    "fixed",
-    "3.8.0",
-    "log4j",
-    ("/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"),
-)
 INSTALLATIONS = {"none": None, "upstream-3.8": UPSTREAM_38, "upstream-3.5": UPSTREAM_35, "debian": DEBIAN}
 
 
@@ -277,10 +270,9 @@ def test_render_file_order_and_kinds() -> None:
 
 def run_render(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     conf, data = tmp_path / "conf", tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ZK_") and k != "ZOOKEEPER_HOME"}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env = clean_env(PYTHONDONTWRITEBYTECODE="1")
     command = [
-        str(Path(sys.executable).parent / "zkboot"),
+        script("zkboot"),
         "render",
         *shlex.split(SEED_000_FLAGS),
         f"--conf_dir={conf}",

@@ -98,6 +98,6 @@ def write(p: Plan, myid_present: bool, report: Reporter) -> None:
 def start(p: Plan, report: Reporter, environ: Mapping[str, str]) -> NoReturn:
     assert p.installation is not None  # plan(need_installation=True) guarantees it
     command = launch.argv(p.installation, p.settings)
-    env = launch.environment(environ, p.settings, p.jvmflags)
+    env = launch.environment(environ, p.settings, p.jvmflags, p.heap.size)
     report("exec", " ".join(command) + f" (pid {os.getpid()})")
     launch.execute(command, env)

@@ -51,7 +51,7 @@ def _setting_parameters() -> list[inspect.Parameter]:
 
 def with_settings(func: Callable[..., int]) -> Callable[..., None]:
     """Give ``func`` every setting as an option; it receives them as one ``flags`` dict."""
-    own = [p for p in inspect.signature(func).parameters.values() if p.name != "flags"]
+    own = [p for p in inspect.signature(func, eval_str=True).parameters.values() if p.name != "flags"]
 
     def command(**kwargs: Any) -> None:
         flags = {name: kwargs.pop(name) for name in list(kwargs) if name in SPECS}

@@ -8,7 +8,7 @@ from typing import NoReturn
 
 from zkboot.errors import EnvironmentProblem
 from zkboot.install import Installation
-from zkboot.settings import Settings
+from zkboot.settings import Settings, heap_bytes
 
 
 def argv(installation: Installation, settings: Settings) -> list[str]:
@@ -16,12 +16,14 @@ def argv(installation: Installation, settings: Settings) -> list[str]:
     return [str(installation.zkserver), "start-foreground", f"{settings.conf_dir}/zoo.cfg"]
 
 
-def environment(base: Mapping[str, str], settings: Settings, jvmflags: Sequence[str]) -> dict[str, str]:
+def environment(base: Mapping[str, str], settings: Settings, jvmflags: Sequence[str], heap: str) -> dict[str, str]:
     """The environment that makes either layout use zkboot's conf dir, heap and log configuration.
 
     Upstream zkEnv.sh honours ZOOCFGDIR (and then sources our java.env, which assigns the same
     SERVER_JVMFLAGS); Debian's ignores it, but passes SERVER_JVMFLAGS through, classpath included.
     A JVMFLAGS the user set is left alone: the scripts put it after ours, so it can override.
+    Upstream 3.5+ zkEnv.sh also puts ``-Xmx${ZK_SERVER_HEAP}m`` (default 1000) in front of
+    SERVER_JVMFLAGS; ZK_SERVER_HEAP is set to our heap so that both say the same size.
     """
     env = dict(base)
     env["ZOOCFGDIR"] = settings.conf_dir
@@ -29,6 +31,7 @@ def environment(base: Mapping[str, str], settings: Settings, jvmflags: Sequence[
     env["ZOO_LOG_DIR"] = settings.log_dir
     env["ZOO_LOG4J_PROP"] = f"{settings.log_level},CONSOLE"
     env["SERVER_JVMFLAGS"] = " ".join(jvmflags)
+    env["ZK_SERVER_HEAP"] = str(heap_bytes(heap) >> 20)
     return env
 
 

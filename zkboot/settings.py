@@ -176,8 +176,12 @@ class Spec:
     default: str | None  # raw text; None means "derived" (see _derived_default)
     parse: Callable[[Raw], Any]
     help: str
-    legacy_flag: str | None = None  # start-zookeeper's spelling, if it had one
+    legacy: bool = False  # start-zookeeper had it, spelled --<name> (underscores)
     repeatable: bool = False
+
+    @property
+    def legacy_flag(self) -> str | None:
+        return self.name if self.legacy else None
 
     @property
     def flags(self) -> tuple[str, ...]:
@@ -189,43 +193,43 @@ class Spec:
 
 SCHEMA: tuple[Spec, ...] = (
     Spec("servers", "servers", ("ZK_REPLICAS",), "1", _int_in(1, 255),
-         "number of servers in the ensemble", "servers"),
+         "number of servers in the ensemble", legacy=True),
     Spec("data_dir", "data-dir", ("ZK_DATA_DIR",), "/var/lib/zookeeper/data", _abs_path,
-         "snapshot directory, holds myid", "data_dir"),
+         "snapshot directory, holds myid", legacy=True),
     Spec("data_log_dir", "data-log-dir", ("ZK_DATA_LOG_DIR",), "/var/lib/zookeeper/log", _abs_path,
-         "transaction log directory", "data_log_dir"),
+         "transaction log directory", legacy=True),
     Spec("log_dir", "log-dir", ("ZK_LOG_DIR",), "/var/log/zookeeper", _abs_path,
-         "ZooKeeper's log directory (zookeeper.log.dir)", "log_dir"),
+         "ZooKeeper's log directory (zookeeper.log.dir)", legacy=True),
     Spec("conf_dir", "conf-dir", ("ZK_CONF_DIR",), "/opt/zookeeper/conf", _abs_path,
-         "where zoo.cfg, java.env and the log configuration are written", "conf_dir"),
+         "where zoo.cfg, java.env and the log configuration are written", legacy=True),
     Spec("client_port", "client-port", ("ZK_CLIENT_PORT",), "2181", _port,
-         "client port", "client_port"),
+         "client port", legacy=True),
     Spec("server_port", "server-port", ("ZK_SERVER_PORT",), "2888", _port,
-         "quorum (follower) port", "server_port"),
+         "quorum (follower) port", legacy=True),
     Spec("election_port", "election-port", ("ZK_ELECTION_PORT",), "3888", _port,
-         "leader election port", "election_port"),
+         "leader election port", legacy=True),
     Spec("tick_time", "tick-time", ("ZK_TICK_TIME",), "2000", _int_in(1, JAVA_INT_MAX),
-         "tick length in milliseconds", "tick_time"),
+         "tick length in milliseconds", legacy=True),
     Spec("init_limit", "init-limit", ("ZK_INIT_LIMIT",), "10", _int_in(1, JAVA_INT_MAX),
-         "ticks a follower may take to connect and sync", "init_limit"),
+         "ticks a follower may take to connect and sync", legacy=True),
     Spec("sync_limit", "sync-limit", ("ZK_SYNC_LIMIT",), "5", _int_in(1, JAVA_INT_MAX),
-         "ticks a follower may lag", "sync_limit"),
+         "ticks a follower may lag", legacy=True),
     Spec("heap", "heap", ("ZK_HEAP_SIZE",), "2G", _heap,
-         "JVM heap (-Xmx/-Xms), e.g. 512M, or auto (half the container memory limit)", "heap"),
+         "JVM heap (-Xmx/-Xms), e.g. 512M, or auto (half the container memory limit)", legacy=True),
     Spec("max_client_cnxns", "max-client-cnxns", ("ZK_MAX_CLIENT_CNXNS",), "60", _int_in(0, JAVA_INT_MAX),
-         "connections per client IP (0 = unlimited)", "max_client_cnxns"),
+         "connections per client IP (0 = unlimited)", legacy=True),
     Spec("snap_retain_count", "snap-retain-count", ("ZK_SNAP_RETAIN_COUNT",), "3", _int_in(3, JAVA_INT_MAX),
-         "snapshots kept by autopurge", "snap_retain_count"),
+         "snapshots kept by autopurge", legacy=True),
     Spec("purge_interval", "purge-interval", ("ZK_PURGE_INTERVAL",), "0", _int_in(0, JAVA_INT_MAX),
-         "hours between autopurge runs (0 = never)", "purge_interval"),
+         "hours between autopurge runs (0 = never)", legacy=True),
     Spec("min_session_timeout", "min-session-timeout", ("ZK_MIN_SESSION_TIMEOUT",), None,
          _int_in(1, JAVA_INT_MAX), "minimum session timeout in ms (default 2 x tick time)",
-         "min_session_timeout"),
+         legacy=True),
     Spec("max_session_timeout", "max-session-timeout", ("ZK_MAX_SESSION_TIMEOUT",), None,
          _int_in(1, JAVA_INT_MAX), "maximum session timeout in ms (default 20 x tick time)",
-         "max_session_timeout"),
+         legacy=True),
     Spec("log_level", "log-level", ("ZK_LOG_LEVEL",), "INFO", _choice(LOG_LEVELS, upper=True),
-         "ZooKeeper's log level: " + ", ".join(LOG_LEVELS), "log_level"),
+         "ZooKeeper's log level: " + ", ".join(LOG_LEVELS), legacy=True),
     # Settings the old scripts did not have.
     Spec("hostname", "hostname", ("ZK_HOSTNAME",), "", _hostname,
          "this pod's hostname, short or fully qualified (default: the system's)"),

@@ -12,8 +12,6 @@ interpreter.  Not a pytest module (no ``test_`` prefix): pytest does not collect
 
 from __future__ import annotations
 
-import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -21,19 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for tests.conftest
+from tests.conftest import clean_env, script, stub_home
+
 RUNS = 20
 TARGET_MS = 150.0
 TARGET_RATIO = 8.0
-
-
-def console_script(name: str) -> str:
-    beside = Path(sys.executable).parent / name
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which(name)
-    if found is None:
-        sys.exit(f"{name} not found next to {sys.executable} or on PATH; install zkboot (pip install -e .)")
-    return found
 
 
 def time_runs(argv: list[str], env: dict[str, str], runs: int) -> list[float]:
@@ -50,25 +41,12 @@ def time_runs(argv: list[str], env: dict[str, str], runs: int) -> list[float]:
 
 
 def main() -> int:
-    start_zookeeper = console_script("start-zookeeper")
+    start_zookeeper = script("start-zookeeper")
     with tempfile.TemporaryDirectory(prefix="zkboot-bench-") as tmp:
         root = Path(tmp)
-        home = root / "zookeeper"
-        (home / "bin").mkdir(parents=True)
-        (home / "lib").mkdir()
-        (home / "lib" / "zookeeper-3.8.4.jar").write_bytes(b"PK")
         marker = root / "exec-happened"
-        stub = home / "bin" / "zkServer.sh"
-        stub.write_text(f"#!/bin/sh\n: > {marker}\nexit 0\n")
-        stub.chmod(0o755)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("ZK_", "ZOO", "JVMFLAGS", "SERVER_JVMFLAGS"))}
-        env.update(
-            ZK_HOSTNAME="zk-0",
-            ZK_CONF_DIR=str(root / "conf"),
-            ZK_DATA_DIR=str(root / "data"),
-            ZK_DATA_LOG_DIR=str(root / "datalog"),
-            ZK_LOG_DIR=str(root / "logs"),
-        )
+        home = stub_home(root / "zookeeper", f": > {marker}\nexit 0\n", jars=["zookeeper-3.8.4.jar"])
+        env = clean_env(root, ZK_HOSTNAME="zk-0")
         command = [start_zookeeper, f"--zookeeper-home={home}"]
         bare = [sys.executable, "-c", "pass"]
 
