@@ -99,3 +99,35 @@ def render(program: str, flags: FlagValues, environ: Mapping[str, str], fmt: str
     chunks = [f"==> {f.path} <==\n{f.content}" for f in plan.files]
     sys.stdout.write("\n".join(chunks))
     return 0
+
+
+def status(
+    program: str,
+    flags: FlagValues,
+    environ: Mapping[str, str],
+    fmt: str,
+    timeout: str | None,
+    transport: str | None,
+) -> int:
+    """Ask every member of the ensemble this pod belongs to; exit 1 when there is no quorum."""
+    from zkboot import identity, probecli
+    from zkboot import status as ensemble
+
+    if fmt not in ("table", "json"):
+        raise UsageError(f"--format={fmt!r}: expected table or json")
+    settings = resolve(flags, environ)
+    who = identity.derive(settings, None if settings.hostname else identity.read_system_names())
+    probe_args = [f"--port={settings.client_port}", f"--admin-port={settings.admin_port}"]
+    probe_args += [f"--timeout={timeout}"] if timeout is not None else []
+    probe_args += [f"--transport={transport}"] if transport is not None else []
+    try:
+        options = probecli.parse(probe_args, environ, positional_port=False)
+    except probecli.Usage as exc:
+        raise UsageError(str(exc)) from None
+    states = ensemble.collect(who, probecli.endpoint(options))
+    held, line = ensemble.verdict(states)
+    if fmt == "json":
+        sys.stdout.write(ensemble.to_json(states, held, line) + "\n")
+    else:
+        sys.stdout.write(ensemble.table(states) + "\n" + line + "\n")
+    return 0 if held else 1

@@ -11,7 +11,7 @@ import inspect
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -20,7 +20,7 @@ try:  # typer 0.2x carries its own copy of click
 except ImportError:  # older typer runs on click itself
     from click import exceptions as click_exceptions  # type: ignore[no-redef,import-not-found,unused-ignore]
 
-from zkboot import __version__, actions
+from zkboot import __version__, actions, probecli
 from zkboot.settings import SCHEMA, SPECS
 
 app = typer.Typer(
@@ -34,7 +34,7 @@ app = typer.Typer(
 def _setting_parameters() -> list[inspect.Parameter]:
     params = []
     for spec in SCHEMA:
-        annotation: Any = Optional[list[str]] if spec.repeatable else Optional[str]  # noqa: UP045 (typer reads it)
+        annotation: Any = list[str] | None if spec.repeatable else str | None
         option = typer.Option(
             None,
             *spec.flags,
@@ -76,7 +76,7 @@ def start(flags: dict[str, Any]) -> int:
 @with_settings
 def render(
     flags: dict[str, Any],
-    output_dir: Optional[str] = typer.Option(  # noqa: UP045
+    output_dir: str | None = typer.Option(
         None,
         "--output-dir",
         metavar="DIR",
@@ -86,6 +86,39 @@ def render(
 ) -> int:
     """Show every file a pod would get (each under a header naming its path); write nothing."""
     return actions.guarded("zkboot", os.environ, lambda: actions.render("zkboot", flags, os.environ, fmt, output_dir))
+
+
+@app.command()
+@with_settings
+def status(
+    flags: dict[str, Any],
+    fmt: str = typer.Option("table", "--format", metavar="table|json", help="output format"),
+    timeout: str | None = typer.Option(None, "--timeout", metavar="SECONDS", help="per member [env: ZK_PROBE_TIMEOUT]"),
+    transport: str | None = typer.Option(
+        None, "--transport", metavar="tcp|tls|http", help="how to ask [env: ZK_PROBE_TRANSPORT]"
+    ),
+) -> int:
+    """Every member of this pod's ensemble: reachable, mode, zxid, latency, connections; and a verdict."""
+    return actions.guarded(
+        "zkboot", os.environ, lambda: actions.status("zkboot", flags, os.environ, fmt, timeout, transport)
+    )
+
+
+# The light commands are dispatched before typer is imported (zkboot.entry); these entries only
+# list them in --help, and forward to the same code if reached.
+LIGHT = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+
+@app.command(context_settings=LIGHT, add_help_option=False)
+def probe(ctx: typer.Context) -> int:
+    """live|ready: the liveness or readiness of the server on this pod (exit 0 pass, 1 fail)."""
+    return probecli.zkboot_light(["probe", *ctx.args]) or 0
+
+
+@app.command(context_settings=LIGHT, add_help_option=False)
+def metrics(ctx: typer.Context) -> int:
+    """mntr as text, Prometheus exposition format (--format prometheus) or JSON."""
+    return probecli.zkboot_light(["metrics", *ctx.args]) or 0
 
 
 @app.command()

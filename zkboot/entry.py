@@ -1,7 +1,7 @@
 """The ``zkboot`` console script.
 
-Kept apart from ``zkboot.cli`` so that light subcommands (the probes, which run every few seconds
-in every pod) can be dispatched before typer is imported.
+Kept apart from ``zkboot.cli`` so that the light subcommands (``probe``, ``metrics``: run every
+few seconds in every pod) are dispatched before typer and the start path are imported.
 """
 
 from __future__ import annotations
@@ -10,6 +10,11 @@ import sys
 
 
 def main() -> None:
+    from zkboot.probecli import zkboot_light
+
+    code = zkboot_light(sys.argv[1:])
+    if code is not None:
+        sys.exit(code)
     from zkboot.cli import main as cli_main
 
     sys.exit(cli_main())

@@ -1,7 +1,10 @@
-"""A tiny four-letter-word client (standard library only): the probe path imports this.
+"""A tiny four-letter-word client: standard library only, one overall deadline, errors with names.
 
-One overall deadline covers connect, send and read: the old ``echo ruok | nc`` had none and hung
-the kubelet's exec when a server accepted and never answered.
+The probes import this every few seconds in every pod, so it imports ``socket`` and nothing else
+up front (``ssl`` only for TLS).  The old ``echo ruok | nc`` had no timeout and hung the
+kubelet's exec when a server accepted and never answered; here connect, send and read share one
+deadline, and a reply that is empty or cut by a reset is tried once more while time remains
+(ZooKeeper closes four-letter connections early when it is busy starting up).
 """
 
 from __future__ import annotations
@@ -9,40 +12,98 @@ from __future__ import annotations
 import socket
 import time
 
+TYPE_CHECKING = False  # typing itself costs a probe ~2 ms to import
+if TYPE_CHECKING:
+    import ssl
+
+REFUSED = "refused"
+TIMED_OUT = "timed out"
+NOT_WHITELISTED = "not in the 4lw whitelist"
+NOT_SERVING = "not serving"
+UNEXPECTED = "unexpected reply"
+UNREACHABLE = "unreachable"
+
+NOT_SERVING_TEXT = "This ZooKeeper instance is not currently serving requests"
+NOT_WHITELISTED_TEXT = "is not executed because it is not in the whitelist"
+
 
 class FourLetterError(Exception):
-    """The command got no usable answer; ``reason`` is one short phrase."""
+    """No usable answer.  ``kind`` is one of the constants above; the text says the rest."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
 
 
-def ask(command: str, host: str = "127.0.0.1", port: int = 2181, timeout: float = 1.0) -> str:
-    """Send ``command``, half-close, and read the reply to EOF, all within ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
+class Deadline:
+    """Seconds left until a fixed moment; raises TIMED_OUT once there are none."""
 
-    def remaining() -> float:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise FourLetterError(f"timed out after {timeout:g}s")
-        return left
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
 
+    def left(self) -> float:
+        remaining = self.end - time.monotonic()
+        if remaining <= 0:
+            raise FourLetterError(TIMED_OUT, f"timed out after {self.seconds:g}s")
+        return remaining
+
+
+def ask(
+    command: str,
+    host: str = "127.0.0.1",
+    port: int = 2181,
+    timeout: float = 1.0,
+    tls: ssl.SSLContext | None = None,
+) -> str:
+    """The server's whole reply to ``command``; FourLetterError when there is no usable one.
+
+    A reply saying the command is not whitelisted, or that the server is not serving, is
+    raised as such (NOT_WHITELISTED, NOT_SERVING) rather than returned.
+    """
+    deadline = Deadline(timeout)
+    reply = _exchange(command, host, port, deadline, tls, retry=True)
+    if NOT_WHITELISTED_TEXT in reply:
+        raise FourLetterError(NOT_WHITELISTED, f"{command} is {NOT_WHITELISTED} of {host}:{port}")
+    if reply.startswith(NOT_SERVING_TEXT):
+        raise FourLetterError(NOT_SERVING, f"{host}:{port} is not serving requests")
+    return reply
+
+
+def _exchange(command: str, host: str, port: int, deadline: Deadline, tls: ssl.SSLContext | None, retry: bool) -> str:
     try:
-        with socket.create_connection((host, port), timeout=remaining()) as sock:
-            sock.sendall(command.encode("ascii"))
-            sock.shutdown(socket.SHUT_WR)
-            chunks = []
-            while True:
-                sock.settimeout(remaining())
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
+        reply = _once(command, host, port, deadline, tls)
+    except (ConnectionResetError, BrokenPipeError):
+        reply = ""
     except ConnectionRefusedError:
-        raise FourLetterError(f"connection refused by {host}:{port}") from None
+        raise FourLetterError(REFUSED, f"{host}:{port} refused the connection") from None
     except TimeoutError:
-        raise FourLetterError(f"timed out after {timeout:g}s") from None
+        raise FourLetterError(TIMED_OUT, f"{host}:{port} timed out after {deadline.seconds:g}s") from None
     except OSError as exc:
-        raise FourLetterError(f"{host}:{port}: {exc.strerror or exc}") from None
-    return b"".join(chunks).decode("utf-8", errors="replace")
+        raise FourLetterError(UNREACHABLE, f"{host}:{port}: {exc.strerror or exc}") from None
+    if reply:
+        return reply
+    if retry and deadline.end - time.monotonic() > 0:
+        return _exchange(command, host, port, deadline, tls, retry=False)
+    raise FourLetterError(UNEXPECTED, f"{host}:{port} closed the connection without a reply to {command}")
+
+
+def _once(command: str, host: str, port: int, deadline: Deadline, tls: ssl.SSLContext | None) -> str:
+    with socket.create_connection((host, port), timeout=deadline.left()) as raw:
+        sock = raw
+        if tls is not None:
+            sock = tls.wrap_socket(raw, server_hostname=host if tls.check_hostname else None)
+        sock.settimeout(deadline.left())
+        sock.sendall(command.encode("ascii"))
+        if tls is None:
+            # Half-close: ZooKeeper answers and closes; some proxies wait for our EOF first.
+            sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while True:
+            sock.settimeout(deadline.left())
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks).decode("utf-8", errors="replace")

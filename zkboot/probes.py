@@ -1,0 +1,37 @@
+"""Liveness and readiness, as Kubernetes should be told them.
+
+- live: the process answers ``ruok`` with ``imok``.  That is all a restart can fix, and all the
+  old ``zookeeper-ready`` checked, so the seeds' manifests (which use it for readiness under
+  OrderedReady, where pod 0 alone can never have quorum) keep booting.
+- ready: the server serves clients: ``srvr`` reports leader, follower, observer or standalone.
+  A server that lost quorum answers imok but serves nobody: it is live and not ready.
+Each check returns None when it passes, else the one-line reason.
+"""
+
+from __future__ import annotations
+
+from zkboot.fourlw import NOT_SERVING, UNEXPECTED, FourLetterError
+from zkboot.query import Endpoint
+
+
+def live(endpoint: Endpoint) -> str | None:
+    try:
+        reply = endpoint.ruok()
+    except FourLetterError as exc:
+        return f"not live ({exc.kind}): {exc.detail}"
+    if reply != "imok":
+        return f"not live ({UNEXPECTED}): {endpoint.address} answered ruok with {reply[:60]!r}"
+    return None
+
+
+def ready(endpoint: Endpoint) -> str | None:
+    try:
+        stats = endpoint.srvr()
+    except FourLetterError as exc:
+        return f"not ready ({exc.kind}): {exc.detail}"
+    if not stats.serving:
+        return f"not ready ({NOT_SERVING}): {endpoint.address} is in mode {stats.mode}"
+    return None
+
+
+CHECKS = {"live": live, "ready": ready}

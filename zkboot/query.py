@@ -1,0 +1,185 @@
+"""Ask one ZooKeeper server about itself, over four-letter words (plain or TLS) or the admin server.
+
+``Endpoint.ruok()``, ``.srvr()`` and ``.mntr()`` give the same answers whichever transport is
+chosen, so the probes, metrics and status never care how the server was reached:
+- ``tcp``: four-letter words on the client port (needs them in ``4lw.commands.whitelist``);
+- ``tls``: the same on a ``secureClientPort``, with the usual CA/cert/key;
+- ``http``: the admin server's ``/commands/ruok``, ``/commands/srvr`` and ``/commands/mntr``,
+  for servers with four-letter words disabled.
+Standard library only; ``ssl``, ``json`` and ``http.client`` are imported only when used.
+"""
+
+from __future__ import annotations
+
+from zkboot.fourlw import NOT_SERVING, NOT_SERVING_TEXT, UNEXPECTED, FourLetterError, ask
+
+TYPE_CHECKING = False  # typing itself costs a probe ~2 ms to import
+if TYPE_CHECKING:
+    import ssl
+
+TRANSPORTS = ("tcp", "tls", "http")
+SERVING_MODES = ("leader", "follower", "observer", "standalone")
+
+
+class Srvr:
+    """What ``srvr`` says: mode, zxid, latency, connections, outstanding requests."""
+
+    def __init__(
+        self,
+        mode: str,
+        zxid: int,
+        latency_avg: float,
+        connections: int,
+        outstanding: int,
+        version: str,
+    ) -> None:
+        self.mode = mode
+        self.zxid = zxid
+        self.latency_avg = latency_avg
+        self.connections = connections
+        self.outstanding = outstanding
+        self.version = version
+
+    @property
+    def serving(self) -> bool:
+        return self.mode in SERVING_MODES
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "mode": self.mode,
+            "zxid": f"{self.zxid:#x}",
+            "latency_avg_ms": self.latency_avg,
+            "connections": self.connections,
+            "outstanding": self.outstanding,
+            "version": self.version,
+        }
+
+
+def parse_srvr(text: str) -> Srvr:
+    """Parse the text reply of ``srvr`` (or ``stat``); UNEXPECTED when it is not one."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip()] = value.strip()
+    if "Mode" not in fields:
+        raise FourLetterError(UNEXPECTED, f"unexpected srvr reply {text[:60]!r}")
+    try:
+        latency = fields.get("Latency min/avg/max", "0/0/0").split("/")
+        return Srvr(
+            mode=fields["Mode"],
+            zxid=int(fields.get("Zxid", "0x0"), 16),
+            latency_avg=float(latency[1]),
+            connections=int(fields.get("Connections", "0")),
+            outstanding=int(fields.get("Outstanding", "0")),
+            version=fields.get("Zookeeper version", "").split(",")[0].split("-")[0],
+        )
+    except (ValueError, IndexError):
+        raise FourLetterError(UNEXPECTED, f"unexpected srvr reply {text[:60]!r}") from None
+
+
+def parse_mntr(text: str) -> dict[str, str]:
+    """``mntr``'s tab-separated ``key value`` lines, in order."""
+    metrics: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("\t")
+        if sep and key:
+            metrics[key.strip()] = value.strip()
+    if not metrics:
+        raise FourLetterError(UNEXPECTED, f"unexpected mntr reply {text[:60]!r}")
+    return metrics
+
+
+class Endpoint:
+    """One server, reached one way, with one deadline per question."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 2181,
+        timeout: float = 1.0,
+        transport: str = "tcp",
+        admin_port: int = 8080,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.transport = transport
+        self.admin_port = admin_port
+        self.tls = tls
+
+    @property
+    def address(self) -> str:
+        port = self.admin_port if self.transport == "http" else self.port
+        return f"{self.host}:{port}"
+
+    def ruok(self) -> str:
+        """``imok`` from a live server (the admin server's error-free ruok counts as that)."""
+        if self.transport == "http":
+            self._admin("ruok")
+            return "imok"
+        return self._ask("ruok").strip()
+
+    def srvr(self) -> Srvr:
+        if self.transport != "http":
+            return parse_srvr(self._ask("srvr"))
+        document = self._admin("srvr")
+        stats = document.get("server_stats")
+        if not isinstance(stats, dict) or "server_state" not in stats:
+            raise FourLetterError(UNEXPECTED, f"unexpected admin srvr reply from {self.address}")
+        return Srvr(
+            mode=str(stats["server_state"]),
+            zxid=int(stats.get("last_processed_zxid", 0)),
+            latency_avg=float(stats.get("avg_latency", 0.0)),
+            connections=int(stats.get("num_alive_client_connections", 0)),
+            outstanding=int(stats.get("outstanding_requests", 0)),
+            version=str(document.get("version", "")).split(",")[0].split("-")[0],
+        )
+
+    def mntr(self) -> dict[str, str]:
+        """``mntr`` as text key/value pairs (the admin server's JSON flattened to the same names)."""
+        if self.transport != "http":
+            return parse_mntr(self._ask("mntr"))
+        document = self._admin("mntr")
+        return {
+            f"zk_{key}": _text(value)
+            for key, value in document.items()
+            if key not in ("command", "error") and not isinstance(value, (dict, list))
+        }
+
+    def _ask(self, command: str) -> str:
+        return ask(command, self.host, self.port, self.timeout, self.tls if self.transport == "tls" else None)
+
+    def _admin(self, command: str) -> dict[str, object]:
+        from zkboot.admin import get_command  # http.client and json only for this transport
+
+        document = get_command(self.host, self.admin_port, command, self.timeout)
+        error = document.get("error")
+        if error:
+            kind = NOT_SERVING if NOT_SERVING_TEXT in str(error) else UNEXPECTED
+            detail = f"{self.address} is not serving requests" if kind == NOT_SERVING else f"{self.address}: {error}"
+            raise FourLetterError(kind, detail)
+        return document
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def tls_context(ca: str | None, cert: str | None, key: str | None) -> ssl.SSLContext:
+    """A client context: the CA's chain is verified when given; the name is not (probes dial 127.0.0.1)."""
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    if ca:
+        context.load_verify_locations(cafile=ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    else:
+        context.verify_mode = ssl.CERT_NONE
+    if cert:
+        context.load_cert_chain(certfile=cert, keyfile=key)
+    return context

@@ -1,0 +1,139 @@
+"""The ensemble as seen from one pod: every member's state, and one line of verdict.
+
+Members are derived from the same settings and identity as ``start``, so ``zkboot status`` in a
+pod asks exactly the servers its zoo.cfg lists.  Members are asked in parallel, each under the
+same deadline, so one unreachable pod costs one timeout, not one per pod.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+
+from zkboot.fourlw import NOT_SERVING, TIMED_OUT, FourLetterError
+from zkboot.identity import Identity
+from zkboot.query import Endpoint, Srvr
+
+JOIN_GRACE = 0.5  # seconds beyond the per-member deadline before a member counts as timed out
+
+
+@dataclass(frozen=True)
+class MemberState:
+    myid: int
+    host: str
+    port: int
+    stats: Srvr | None
+    problem: str | None  # why stats is None: "<kind>: <detail>"
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def reachable(self) -> bool:
+        # A server that says it is not serving answered: it is up, just not in a quorum.
+        return self.stats is not None or (self.problem or "").startswith(NOT_SERVING)
+
+    @property
+    def mode(self) -> str:
+        if self.stats is not None:
+            return self.stats.mode
+        return NOT_SERVING if self.reachable else "-"
+
+
+def collect(identity: Identity, endpoint: Endpoint) -> list[MemberState]:
+    """Ask every member (or this server alone, standalone); ``endpoint`` gives port and transport."""
+    members = [(m.myid, m.host) for m in identity.members] or [(identity.myid, endpoint.host)]
+
+    def ask(member: tuple[int, str]) -> MemberState:
+        myid, host = member
+        target = Endpoint(host, endpoint.port, endpoint.timeout, endpoint.transport, endpoint.admin_port, endpoint.tls)
+        try:
+            return MemberState(myid, host, endpoint.port, target.srvr(), None)
+        except FourLetterError as exc:
+            return MemberState(myid, host, endpoint.port, None, f"{exc.kind}: {exc.detail}")
+
+    # Daemon threads and a bounded join: a name lookup that hangs (getaddrinfo has no timeout)
+    # must not hold the answer past the deadline, nor the process at exit.
+    results: dict[int, MemberState] = {}
+    threads = [
+        threading.Thread(target=lambda i=i, m=m: results.__setitem__(i, ask(m)), daemon=True)
+        for i, m in enumerate(members)
+    ]
+    for thread in threads:
+        thread.start()
+    end = time.monotonic() + endpoint.timeout + JOIN_GRACE
+    for thread in threads:
+        thread.join(max(0.0, end - time.monotonic()))
+    return [
+        results.get(i) or MemberState(myid, host, endpoint.port, None, f"{TIMED_OUT}: {host} gave no answer in time")
+        for i, (myid, host) in enumerate(members)
+    ]
+
+
+def verdict(states: list[MemberState]) -> tuple[bool, str]:
+    """(quorum held, one line saying so: who leads, who lags, who is missing)."""
+    total = len(states)
+    serving = [s for s in states if s.stats is not None and s.stats.serving]
+    if total == 1:
+        only = states[0]
+        if only.stats is not None and only.stats.serving:
+            return True, f"serving: {only.host} is {only.stats.mode}"
+        return False, f"not serving: {only.host} ({only.problem or only.mode})"
+    need = total // 2 + 1
+    leaders = [s for s in serving if s.stats is not None and s.stats.mode == "leader"]
+    voters = [s for s in serving if s.stats is not None and s.stats.mode in ("leader", "follower")]
+    missing = [s for s in states if s not in serving]
+    missing_text = ", ".join(f"{s.host.split('.')[0]} (myid {s.myid})" for s in missing)
+    if len(leaders) != 1 or len(voters) < need:
+        parts = [f"{len(voters)} of {total} voting members serving, {need} needed"]
+        if len(leaders) != 1:
+            parts.append(f"{len(leaders)} leaders" if leaders else "no leader")
+        if missing:
+            parts.append(f"not serving: {missing_text}")
+        return False, "quorum lost: " + "; ".join(parts)
+    leader = leaders[0]
+    assert leader.stats is not None
+    line = f"quorum held: {len(voters)} of {total} serving, leader {leader.host.split('.')[0]} (myid {leader.myid})"
+    lagging = [
+        f"{s.host.split('.')[0]} by {leader.stats.zxid - s.stats.zxid}"
+        for s in serving
+        if s.stats is not None and s.stats.zxid < leader.stats.zxid
+    ]
+    if lagging:
+        line += "; lagging (zxids behind the leader): " + ", ".join(lagging)
+    if missing:
+        line += f"; not serving: {missing_text}"
+    return True, line
+
+
+def table(states: list[MemberState]) -> str:
+    header = ("MYID", "ADDRESS", "REACHABLE", "MODE", "ZXID", "LATENCY", "CONNS", "OUTSTANDING")
+    rows = [header]
+    for s in states:
+        if s.stats is None:
+            reachable = "yes" if s.reachable else f"no ({(s.problem or '').split(':')[0]})"
+            rows.append((str(s.myid), s.address, reachable, s.mode, "-", "-", "-", "-"))
+        else:
+            st = s.stats
+            rows.append(
+                (str(s.myid), s.address, "yes", st.mode, f"{st.zxid:#x}", f"{st.latency_avg:g}ms",
+                 str(st.connections), str(st.outstanding))
+            )  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+
+
+def to_json(states: list[MemberState], held: bool, line: str) -> str:
+    members = [
+        {
+            "myid": s.myid,
+            "address": s.address,
+            "reachable": s.reachable,
+            **(s.stats.as_dict() if s.stats is not None else {"mode": s.mode, "problem": s.problem}),
+        }
+        for s in states
+    ]
+    return json.dumps({"members": members, "quorum": held, "verdict": line}, indent=2)
