@@ -75,7 +75,7 @@ def inspect(zkserver: Path) -> Installation:
     fixed = re.search(r"^ZOOCFGDIR=", env_script, re.MULTILINE) is not None
     if fixed:
         classpath = _assigned_classpath(env_script)
-        lib_dirs = sorted({str(Path(jar).parent) for jar in classpath} | {"/usr/share/java"})
+        lib_dirs = sorted({str(Path(jar).parent) for jar in classpath})
     else:
         classpath = []
         lib_dirs = [str(bin_dir.parent / "lib"), str(bin_dir.parent)]
