@@ -1,36 +1,32 @@
-"""GET one command from ZooKeeper's admin server (``/commands/<name>``) under a deadline."""
+"""GET one command from ZooKeeper's admin server (``/commands/<name>``) under one deadline.
+
+A plain HTTP/1.0 request over the four-letter-word client's socket exchange, so the deadline
+bounds the whole request (http.client would give each read the full timeout afresh).
+"""
 
 from __future__ import annotations
 
-import http.client
 import json
 
-from zkboot.fourlw import REFUSED, TIMED_OUT, UNEXPECTED, UNREACHABLE, Deadline, FourLetterError
+from zkboot.fourlw import UNEXPECTED, Deadline, FourLetterError, exchange
 
 
 def get_command(host: str, port: int, command: str, timeout: float) -> dict[str, object]:
-    deadline = Deadline(timeout)
     address = f"{host}:{port}"
-    connection = http.client.HTTPConnection(host, port, timeout=deadline.left())
-    try:
-        connection.request("GET", f"/commands/{command}", headers={"Accept": "application/json"})
-        if connection.sock is not None:
-            connection.sock.settimeout(deadline.left())
-        response = connection.getresponse()
-        body = response.read()
-    except ConnectionRefusedError:
-        raise FourLetterError(REFUSED, f"{address} refused the connection") from None
-    except TimeoutError:
-        raise FourLetterError(TIMED_OUT, f"{address} timed out after {timeout:g}s") from None
-    except (OSError, http.client.HTTPException) as exc:
-        raise FourLetterError(UNREACHABLE, f"{address}: {exc}") from None
-    finally:
-        connection.close()
+    request = (
+        f"GET /commands/{command} HTTP/1.0\r\nHost: {address}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+    )
+    reply = exchange(request.encode("ascii"), host, port, Deadline(timeout), half_close=False)
+    head, _, body = reply.partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+    if not status_line.startswith("HTTP/"):
+        raise FourLetterError(UNEXPECTED, f"{address} answered /commands/{command} with {status_line[:40]!r}, not HTTP")
     try:
         document = json.loads(body)
     except ValueError:
         document = None
     if not isinstance(document, dict):
-        detail = f"{address} answered /commands/{command} with HTTP {response.status}, not JSON"
+        code = status_line.split(" ")[1] if " " in status_line else "?"
+        detail = f"{address} answered /commands/{command} with HTTP {code}, not JSON"
         raise FourLetterError(UNEXPECTED, detail)
     return document

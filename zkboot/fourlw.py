@@ -63,7 +63,13 @@ def ask(
     raised as such (NOT_WHITELISTED, NOT_SERVING) rather than returned.
     """
     deadline = Deadline(timeout)
-    reply = _exchange(command, host, port, deadline, tls, retry=True)
+    payload = command.encode("ascii")
+    try:
+        reply = exchange(payload, host, port, deadline, tls, half_close=tls is None).decode("utf-8", "replace")
+    except FourLetterError as exc:
+        if exc.kind != UNEXPECTED:
+            raise
+        raise FourLetterError(UNEXPECTED, f"{exc.detail} to {command}") from None
     if NOT_WHITELISTED_TEXT in reply:
         raise FourLetterError(NOT_WHITELISTED, f"{command} is {NOT_WHITELISTED} of {host}:{port}")
     if reply.startswith(NOT_SERVING_TEXT):
@@ -71,11 +77,20 @@ def ask(
     return reply
 
 
-def _exchange(command: str, host: str, port: int, deadline: Deadline, tls: ssl.SSLContext | None, retry: bool) -> str:
+def exchange(
+    payload: bytes,
+    host: str,
+    port: int,
+    deadline: Deadline,
+    tls: ssl.SSLContext | None = None,
+    half_close: bool = True,
+    retry: bool = True,
+) -> bytes:
+    """Send ``payload`` and read the reply to EOF before ``deadline``; once more if it was empty."""
     try:
-        reply = _once(command, host, port, deadline, tls)
-    except (ConnectionResetError, BrokenPipeError):
-        reply = ""
+        reply = _once(payload, host, port, deadline, tls, half_close)
+    except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError):
+        reply = b""  # a reset, even one that lands before we finish sending: worth the one retry
     except ConnectionRefusedError:
         raise FourLetterError(REFUSED, f"{host}:{port} refused the connection") from None
     except TimeoutError:
@@ -85,20 +100,26 @@ def _exchange(command: str, host: str, port: int, deadline: Deadline, tls: ssl.S
     if reply:
         return reply
     if retry and deadline.end - time.monotonic() > 0:
-        return _exchange(command, host, port, deadline, tls, retry=False)
-    raise FourLetterError(UNEXPECTED, f"{host}:{port} closed the connection without a reply to {command}")
+        return exchange(payload, host, port, deadline, tls, half_close, retry=False)
+    raise FourLetterError(UNEXPECTED, f"{host}:{port} closed the connection without a reply")
 
 
-def _once(command: str, host: str, port: int, deadline: Deadline, tls: ssl.SSLContext | None) -> str:
+def _once(
+    payload: bytes, host: str, port: int, deadline: Deadline, tls: ssl.SSLContext | None, half_close: bool
+) -> bytes:
     with socket.create_connection((host, port), timeout=deadline.left()) as raw:
         sock = raw
         if tls is not None:
             sock = tls.wrap_socket(raw, server_hostname=host if tls.check_hostname else None)
         sock.settimeout(deadline.left())
-        sock.sendall(command.encode("ascii"))
-        if tls is None:
-            # Half-close: ZooKeeper answers and closes; some proxies wait for our EOF first.
-            sock.shutdown(socket.SHUT_WR)
+        sock.sendall(payload)
+        if half_close:
+            # ZooKeeper answers and closes; some proxies wait for our EOF first.  A peer that has
+            # already reset the connection makes this fail with ENOTCONN: read what there is.
+            try:  # noqa: SIM105 (contextlib costs a probe an import)
+                sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
         chunks = []
         while True:
             sock.settimeout(deadline.left())
@@ -106,4 +127,4 @@ def _once(command: str, host: str, port: int, deadline: Deadline, tls: ssl.SSLCo
             if not chunk:
                 break
             chunks.append(chunk)
-        return b"".join(chunks).decode("utf-8", errors="replace")
+        return b"".join(chunks)

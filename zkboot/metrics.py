@@ -46,8 +46,10 @@ def to_json(mntr: dict[str, str]) -> str:
         value = number(text)
         if value is None or key in INFO_KEYS or not math.isfinite(value):
             document[key] = text
+        elif text.lstrip("+-").isdigit():
+            document[key] = int(text)  # exact, however large
         else:
-            document[key] = int(value) if value.is_integer() and "." not in text else value
+            document[key] = value
     return json.dumps(document, indent=2) + "\n"
 
 

@@ -86,7 +86,7 @@ def verdict(states: list[MemberState]) -> tuple[bool, str]:
     leaders = [s for s in serving if s.stats is not None and s.stats.mode == "leader"]
     voters = [s for s in serving if s.stats is not None and s.stats.mode in ("leader", "follower")]
     missing = [s for s in states if s not in serving]
-    missing_text = ", ".join(f"{s.host.split('.')[0]} (myid {s.myid})" for s in missing)
+    missing_text = ", ".join(f"{_short(s.host)} (myid {s.myid})" for s in missing)
     if len(leaders) != 1 or len(voters) < need:
         parts = [f"{len(voters)} of {total} voting members serving, {need} needed"]
         if len(leaders) != 1:
@@ -96,9 +96,9 @@ def verdict(states: list[MemberState]) -> tuple[bool, str]:
         return False, "quorum lost: " + "; ".join(parts)
     leader = leaders[0]
     assert leader.stats is not None
-    line = f"quorum held: {len(voters)} of {total} serving, leader {leader.host.split('.')[0]} (myid {leader.myid})"
+    line = f"quorum held: {len(voters)} of {total} serving, leader {_short(leader.host)} (myid {leader.myid})"
     lagging = [
-        f"{s.host.split('.')[0]} by {leader.stats.zxid - s.stats.zxid}"
+        f"{_short(s.host)} by {leader.stats.zxid - s.stats.zxid}"
         for s in serving
         if s.stats is not None and s.stats.zxid < leader.stats.zxid
     ]
@@ -107,6 +107,12 @@ def verdict(states: list[MemberState]) -> tuple[bool, str]:
     if missing:
         line += f"; not serving: {missing_text}"
     return True, line
+
+
+def _short(host: str) -> str:
+    """A member's pod name (zk-1 of zk-1.zk-hs...); an address stays whole."""
+    first = host.split(".")[0]
+    return host if first.isdigit() else first
 
 
 def table(states: list[MemberState]) -> str:

@@ -1,0 +1,253 @@
+"""What a probe costs: CPU and wall time of each probe command against a real ZooKeeper.
+
+Run from the repository root with the interpreter whose zkboot install you want to measure:
+
+    python tests/bench/bench_probe.py                  # the project's venv (editable install)
+    /tmp/zkb-venv/bin/python tests/bench/bench_probe.py  # e.g. a regular (wheel) install
+
+It starts a standalone ZooKeeper through ``start-zookeeper`` (Debian's package or any other
+installation zkboot finds) in a temporary directory on a free port, waits until it serves, then
+runs each command below RUNS times, interleaved, and reports the medians of the child's CPU time
+(user + sys from os.wait4's rusage, which includes the children it waited for, e.g. sh's nc) and
+of the wall time:
+
+    python -c pass                     the bare interpreter start (the same interpreter)
+    zookeeper-ready PORT, zkOk.sh      the old probe names
+    zkboot probe live|ready --port P   the new ones
+    sh -c 'echo ruok | nc -q1 ...'     what the old image's probe did (skipped without nc)
+
+Target: every probe's CPU median within 1.3x of the bare interpreter's.  The console scripts
+are taken from the interpreter's own bin directory.  Standard library only, so that it runs in
+any venv that has zkboot installed; not a pytest module (no ``test_`` prefix).  Exit status: 0
+when the target holds, 1 when it is missed, 2 when the benchmark could not run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RUNS = 30
+WARMUP = 2
+TARGET_RATIO = 1.3
+START_TIMEOUT = 60.0
+BIN = Path(sys.executable).parent
+ZK_SETTINGS = ("ZK_", "ZOO", "JVMFLAGS", "SERVER_JVMFLAGS")
+NC_HINT = "apt-get install -y netcat-openbsd"
+
+
+class BenchError(Exception):
+    pass
+
+
+def script(name: str) -> str:
+    """The console script next to this interpreter, else the one on PATH."""
+    path = BIN / name
+    found = str(path) if path.exists() else shutil.which(name)
+    if not found:
+        raise BenchError(f"console script {name} is not installed for {sys.executable}")
+    return found
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ZK_SETTINGS)}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
+    env.update(extra)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def four_letter(port: int, word: str, timeout: float = 1.0) -> str:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            sock.sendall(word.encode())
+            sock.shutdown(socket.SHUT_WR)
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+            return b"".join(chunks).decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(CPU ms, wall ms) of one run, output discarded; BenchError unless it exits 0."""
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+    ]
+    start = time.perf_counter()
+    pid = os.posix_spawn(argv[0], argv, env, file_actions=actions)
+    _, status, usage = os.wait4(pid, 0)
+    wall = (time.perf_counter() - start) * 1000
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise BenchError(f"{' '.join(argv)} exited {code}")
+    return (usage.ru_utime + usage.ru_stime) * 1000, wall
+
+
+def start_server(root: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
+    port = free_port()
+    flags = [
+        f"--conf_dir={root / 'conf'}",
+        f"--data_dir={root / 'data'}",
+        f"--data_log_dir={root / 'datalog'}",
+        f"--log_dir={root / 'log'}",
+        f"--client_port={port}",
+        "--heap=128M",
+    ]
+    log = root / "server.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [script("start-zookeeper"), *flags],
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=clean_env(ZK_HOSTNAME="zk-0", JMXDISABLE="true"),
+        )
+    deadline = time.monotonic() + START_TIMEOUT
+    while "Mode: " not in four_letter(port, "srvr"):
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:]
+            raise BenchError(f"start-zookeeper exited {process.returncode} before serving:\n{tail}")
+        if time.monotonic() > deadline:
+            stop_server(process)
+            raise BenchError(f"ZooKeeper did not serve on port {port} within {START_TIMEOUT:g}s; see {log}")
+        time.sleep(0.1)
+    return process, port, log
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the PID we started (start-zookeeper execs into the JVM), SIGKILL if it lingers."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def install_kind() -> str:
+    """How zkboot is installed for this interpreter: editable or regular."""
+    try:
+        from importlib.metadata import PackageNotFoundError, distribution
+
+        direct_url = distribution("zkboot").read_text("direct_url.json") or ""
+    except PackageNotFoundError:
+        return "not installed"
+    return "editable" if '"editable": true' in direct_url.replace("'", '"') else "regular (non-editable)"
+
+
+def bytecode_note() -> str:
+    """Whether the probe's modules load from cached bytecode or are compiled from source on every run."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("zkboot.probecli")
+    except ImportError:
+        spec = None
+    if spec is None or not spec.cached:
+        return "unknown"
+    if Path(spec.cached).exists():
+        return f"cached ({Path(spec.cached).parent})"
+    why = "PYTHONDONTWRITEBYTECODE is set" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "not writable there?"
+    return f"NOT cached ({why}): every probe compiles zkboot's modules from source"
+
+
+def commands(port: int) -> tuple[list[tuple[str, list[str], dict[str, str]]], str | None]:
+    """(label, argv, env) of each command to time, and why nc is skipped (None when it is not)."""
+    env = clean_env()
+    found = [
+        ("python -c pass", [sys.executable, "-c", "pass"], env),
+        (f"zookeeper-ready {port}", [script("zookeeper-ready"), str(port)], env),
+        ("zkOk.sh", [script("zkOk.sh")], clean_env(ZK_CLIENT_PORT=str(port))),
+        ("zkboot probe live", [script("zkboot"), "probe", "live", "--port", str(port)], env),
+        ("zkboot probe ready", [script("zkboot"), "probe", "ready", "--port", str(port)], env),
+    ]
+    nc = shutil.which("nc")
+    if nc is None:
+        return found, f"nc is not installed; install it with: {NC_HINT}"
+    shell = f"echo ruok | {nc} -q1 127.0.0.1 {port}"
+    reply = subprocess.run(["sh", "-c", shell], capture_output=True, text=True, timeout=10, check=False).stdout
+    if reply.strip() != "imok":
+        return found, f"{nc} did not get imok (got {reply.strip()[:40]!r}); is it netcat-openbsd? ({NC_HINT})"
+    found.append(("echo ruok | nc -q1", ["/bin/sh", "-c", shell], env))
+    return found, None
+
+
+def measure(port: int) -> tuple[dict[str, list[tuple[float, float]]], str | None]:
+    todo, skipped = commands(port)
+    for _ in range(WARMUP):
+        for _label, argv, env in todo:
+            run_once(argv, env)
+    results: dict[str, list[tuple[float, float]]] = {label: [] for label, _argv, _env in todo}
+    for _ in range(RUNS):  # interleaved, so that machine noise hits every command alike
+        for label, argv, env in todo:
+            results[label].append(run_once(argv, env))
+    return results, skipped
+
+
+def report(results: dict[str, list[tuple[float, float]]], skipped: str | None) -> bool:
+    cpu = {label: statistics.median(c for c, _w in runs) for label, runs in results.items()}
+    wall = {label: statistics.median(w for _c, w in runs) for label, runs in results.items()}
+    bare = cpu["python -c pass"]
+    nc = cpu.get("echo ruok | nc -q1")
+    width = max(len(label) for label in results)
+    header = f"{'command':<{width}}  {'CPU ms':>7}  {'wall ms':>7}  {'CPU/bare':>8}  {'CPU/nc':>7}"
+    print(header)
+    print("-" * len(header))
+    for label in results:
+        vs_nc = f"{cpu[label] / nc:6.1f}x" if nc else f"{'-':>7}"
+        print(f"{label:<{width}}  {cpu[label]:7.1f}  {wall[label]:7.1f}  {cpu[label] / bare:7.2f}x  {vs_nc}")
+    if skipped:
+        print(f"(echo ruok | nc -q1: skipped: {skipped})")
+    print()
+    probes = [label for label in results if label not in ("python -c pass", "echo ruok | nc -q1")]
+    worst = max(probes, key=lambda label: cpu[label])
+    held = all(cpu[label] <= TARGET_RATIO * bare for label in probes)
+    print(
+        f"target: every probe's CPU within {TARGET_RATIO}x of the bare interpreter ({TARGET_RATIO * bare:.1f} ms): "
+        f"{'met' if held else 'MISSED'} (worst: {worst}, {cpu[worst] / bare:.2f}x)"
+    )
+    return held
+
+
+def main() -> int:
+    print(f"interpreter: {sys.executable} (Python {sys.version.split()[0]}), zkboot install: {install_kind()}")
+    print(f"CPUs: {os.cpu_count()}, {RUNS} runs per command after {WARMUP} warm-up runs, medians")
+    with tempfile.TemporaryDirectory(prefix="zkboot-bench-probe-") as tmp:
+        try:
+            process, port, _log = start_server(Path(tmp))
+        except BenchError as exc:
+            print(f"bench_probe: {exc}", file=sys.stderr)
+            return 2
+        try:
+            print(f"ZooKeeper (pid {process.pid}) serving on 127.0.0.1:{port}")
+            results, skipped = measure(port)
+            print(f"zkboot bytecode after the runs: {bytecode_note()}")
+            print()
+        except BenchError as exc:
+            print(f"bench_probe: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            stop_server(process)
+    return 0 if report(results, skipped) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

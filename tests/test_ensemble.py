@@ -1,0 +1,169 @@
+"""A real 3-member ensemble on this machine, booted through zkboot's own start path.
+
+Each member runs in a mount namespace of its own whose /etc/hosts maps the StatefulSet names
+``zk-<i>.zk-hs.test.svc.cluster.local`` onto loopback addresses 127.0.0.1-3, as a headless service
+would map them onto pod IPs; every member uses the same ports on its own address, as pods do.
+Needs root (unshare --mount); CI runs as root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ZkPaths, clean_env, script, wait_until
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root for unshare"),
+]
+
+DOMAIN = "zk-hs.test.svc.cluster.local"
+SERVERS = 3
+FORM_TIMEOUT = 90.0
+# Short ticks so that a lost quorum is noticed in about a second (syncLimit x tickTime).
+TIMING = ["--tick_time=200", "--init_limit=20", "--sync_limit=5"]
+
+
+def address(ordinal: int) -> str:
+    return f"127.0.0.{ordinal + 1}"
+
+
+def free_on_all(count: int) -> list[int]:
+    """Ports free on every member address (each member binds its own address)."""
+    ports: list[int] = []
+    while len(ports) < count:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        try:
+            for ordinal in range(1, SERVERS):
+                with socket.socket() as other:
+                    other.bind((address(ordinal), port))
+        except OSError:
+            continue
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
+class Ensemble:
+    def __init__(self, root: Path, launcher: Any) -> None:
+        self.root = root
+        self.launcher = launcher
+        self.client_port, self.server_port, self.election_port = free_on_all(3)
+        self.hosts = root / "hosts"
+        lines = ["127.0.0.1 localhost"]
+        lines += [f"{address(i)} zk-{i}.{DOMAIN} zk-{i}" for i in range(SERVERS)]
+        self.hosts.write_text("\n".join(lines) + "\n")
+        self.members: dict[int, Any] = {}
+
+    def in_pod(self, command: list[str]) -> list[str]:
+        """``command`` in a mount namespace whose /etc/hosts knows the StatefulSet's names."""
+        shell = 'mount --bind "$1" /etc/hosts && shift && exec "$@"'
+        return ["unshare", "--mount", "--", "sh", "-c", shell, "sh", str(self.hosts), *command]
+
+    def settings(self) -> list[str]:
+        return [
+            f"--servers={SERVERS}",
+            f"--domain={DOMAIN}",
+            f"--client_port={self.client_port}",
+            f"--server_port={self.server_port}",
+            f"--election_port={self.election_port}",
+            *TIMING,
+        ]
+
+    def start(self, ordinal: int) -> None:
+        paths = ZkPaths(self.root / f"zk-{ordinal}", client_port=self.client_port)
+        paths.root.mkdir(exist_ok=True)
+        command = [
+            script("zkboot"),
+            "start",
+            f"--hostname=zk-{ordinal}",
+            *paths.flags(),
+            *self.settings(),
+            "--set",
+            f"clientPortAddress={address(ordinal)}",
+        ]
+        self.members[ordinal] = self.launcher(self.in_pod(command), paths)
+
+    def probe(self, check: str, ordinal: int) -> subprocess.CompletedProcess[str]:
+        command = [script("zkboot"), "probe", check, f"--host={address(ordinal)}", f"--port={self.client_port}"]
+        return subprocess.run(command, capture_output=True, text=True, timeout=10, check=False, env=clean_env())
+
+    def status(self, ordinal: int) -> tuple[int, dict[str, Any]]:
+        command = [script("zkboot"), "status", f"--hostname=zk-{ordinal}", *self.settings(), "--format=json"]
+        result = subprocess.run(
+            self.in_pod(command), capture_output=True, text=True, timeout=20, check=False, env=clean_env()
+        )
+        assert result.stdout, result.stderr
+        return result.returncode, json.loads(result.stdout)
+
+    def all_ready(self) -> bool:
+        for ordinal, member in self.members.items():
+            assert member.process.poll() is None, f"zk-{ordinal} exited:\n{member.text()[-3000:]}"
+        return all(self.probe("ready", i).returncode == 0 for i in range(SERVERS))
+
+
+@pytest.fixture
+def ensemble(zk_launcher: Any, tmp_path: Path) -> Iterator[Ensemble]:
+    group = Ensemble(tmp_path, zk_launcher)
+    for ordinal in range(SERVERS):
+        group.start(ordinal)
+    wait_until(group.all_ready, FORM_TIMEOUT, interval=0.25, what="all three members ready")
+    yield group
+
+
+def test_ensemble_forms_then_loses_quorum(ensemble: Ensemble) -> None:
+    code, status = ensemble.status(0)
+    modes = sorted(member["mode"] for member in status["members"])
+    assert modes == ["follower", "follower", "leader"], status
+    assert code == 0
+    assert status["verdict"].startswith("quorum held: 3 of 3 serving, leader zk-")
+    assert [m["myid"] for m in status["members"]] == [1, 2, 3]
+
+    # Stop the two members other than zk-2 (by their PIDs, which are the JVMs: exec all the way).
+    survivor = 2
+    for ordinal in (0, 1):
+        member = ensemble.members[ordinal]
+        member.process.terminate()
+        member.process.wait(timeout=20)
+
+    assert ensemble.probe("live", survivor).returncode == 0
+
+    def survivor_not_ready() -> bool:
+        return ensemble.probe("ready", survivor).returncode == 1
+
+    wait_until(survivor_not_ready, 15, interval=0.2, what="the survivor to turn not ready")
+    failed = ensemble.probe("ready", survivor)
+    assert failed.stderr.count("\n") == 1
+    assert "(not serving)" in failed.stderr
+    assert ensemble.probe("live", survivor).returncode == 0  # imok without quorum: live, not ready
+
+    code, status = ensemble.status(survivor)
+    assert code == 1
+    reachable = {m["address"].split(".")[0]: m["reachable"] for m in status["members"]}
+    assert reachable == {"zk-0": False, "zk-1": False, "zk-2": True}
+    assert status["verdict"].startswith("quorum lost: 0 of 3 voting members serving, 2 needed")
+    assert "not serving: zk-0 (myid 1), zk-1 (myid 2), zk-2 (myid 3)" in status["verdict"]
+
+
+def test_metrics_from_every_member(ensemble: Ensemble) -> None:
+    states = []
+    for ordinal in range(SERVERS):
+        command = [script("zkboot"), "metrics", f"--host={address(ordinal)}", f"--port={ensemble.client_port}"]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False, env=clean_env())
+        assert result.returncode == 0, result.stderr
+        pairs = dict(line.split("\t", 1) for line in result.stdout.splitlines())
+        states.append(pairs["zk_server_state"])
+        if pairs["zk_server_state"] == "leader":
+            assert pairs["zk_synced_followers"] == "2"
+    assert sorted(states) == ["follower", "follower", "leader"]
