@@ -6,10 +6,9 @@
   and key made here by the ``openssl`` command and read by ZooKeeper as PEM key and trust stores.
 
 Debian's zookeeper.jar names the Netty jars it needs in its manifest's Class-Path, but not
-netty-codec, so with zkboot's classpath the Netty connection factory fails every connection
-(NoClassDefFoundError io/netty/handler/codec/ByteToMessageDecoder).  Until zkboot adds the jar,
-the TLS test adds it through JVMFLAGS (Debian's zkServer.sh puts JVMFLAGS after zkboot's flags,
-so its ``-cp`` wins); the strict xfail below says when that is no longer needed.
+netty-codec; without it the Netty connection factory fails every connection
+(NoClassDefFoundError io/netty/handler/codec/ByteToMessageDecoder).  zkboot adds it, as it adds
+the servlet API: the tests below run on zkboot's own classpath.
 """
 
 from __future__ import annotations
@@ -38,7 +37,7 @@ def run(*args: str, env: dict[str, str] | None = None, program: str = "zkboot") 
     """A probe or metrics command, with a clean environment (plus ``env``) and a hard limit."""
     return subprocess.run(
         [script(program), *args],
-        env=clean_env(**(env or {})),
+        env=clean_env(None, **(env or {})),
         capture_output=True,
         text=True,
         timeout=15,
@@ -78,14 +77,13 @@ def assert_one_line_failure(result: subprocess.CompletedProcess[str], *fragments
 # --- the classpath ---------------------------------------------------------------------------
 
 
-def test_debian_classpath_has_the_servlet_api() -> None:
+def test_debian_classpath_has_the_jars_its_manifest_leaves_out() -> None:
     if not DEBIAN_ZKSERVER.exists():
         pytest.skip("Debian's zookeeper package is not installed (apt-get install -y zookeeper)")
-    if not SERVLET_JAR.exists():
-        pytest.skip(f"{SERVLET_JAR} is not installed (apt-get install -y libservlet-api-java)")
     found = install.find(None, {"PATH": ""})
     assert found.layout == "fixed"
-    assert str(SERVLET_JAR) in found.classpath
+    for jar in (str(SERVLET_JAR), NETTY_CODEC_JAR):
+        assert not Path(jar).exists() or jar in found.classpath, jar
 
 
 # --- http: the admin server ------------------------------------------------------------------
@@ -128,6 +126,22 @@ def test_http_transport_against_the_admin_server(zk_launcher: Any, tmp_path: Pat
     stop(started.process)
     assert_one_line_failure(run("probe", "live", *http), "zkboot probe live: not live (refused)", f":{admin} ")
     assert_one_line_failure(run("probe", "ready", *http), "not ready (refused)")
+
+
+def test_without_the_servlet_api_debian_has_no_admin_server(zk_launcher: Any, tmp_path: Path) -> None:
+    """The control: zkboot's classpath less servlet-api.jar (through JVMFLAGS' later -cp) starts no Jetty."""
+    paths = ZkPaths(tmp_path)
+    classpath = [jar for jar in install.find(None, {"PATH": ""}).classpath if jar != str(SERVLET_JAR)]
+    admin = other_port(paths.client_port)
+    started = zk_launcher(
+        [script("start-zookeeper"), *paths.flags(), "--admin-server=on", f"--admin-port={admin}"],
+        paths,
+        {"JVMFLAGS": "-cp " + ":".join((str(paths.conf), *classpath))},
+    )
+    wait_serving(started)
+    assert "Unable to load jetty, not starting JettyAdminServer" in started.text()
+    failed = run("probe", "live", "--transport", "http", "--admin-port", str(admin))
+    assert_one_line_failure(failed, "not live (refused)")
 
 
 # --- tls: four-letter words on a secureClientPort --------------------------------------------
@@ -202,20 +216,10 @@ def tls_flags(secure_port: int, pki: Pki) -> list[str]:
     return [f"--set={key}={value}" for key, value in entries.items()]
 
 
-def netty_workaround(paths: ZkPaths) -> dict[str, str]:
-    """JVMFLAGS with zkboot's classpath plus netty-codec, while zkboot's own lacks it; else nothing."""
-    classpath = install.find(None, {"PATH": ""}).classpath
-    if NETTY_CODEC_JAR in classpath:
-        return {}
-    return {"JVMFLAGS": "-cp " + ":".join((str(paths.conf), *classpath, NETTY_CODEC_JAR))}
-
-
 def test_tls_transport_against_a_secure_client_port(zk_launcher: Any, tmp_path: Path, pki: Pki) -> None:
     paths = ZkPaths(tmp_path)
     secure = other_port(paths.client_port)
-    started = zk_launcher(
-        [script("start-zookeeper"), *paths.flags(), *tls_flags(secure, pki)], paths, netty_workaround(paths)
-    )
+    started = zk_launcher([script("start-zookeeper"), *paths.flags(), *tls_flags(secure, pki)], paths)
     wait_serving(started)
     assert NETTY_FACTORY in started.text() and "secure: true" in started.text()
     tls = ("--transport", "tls", "--port", str(secure), "--tls-ca", str(pki.ca))
@@ -253,11 +257,6 @@ def test_tls_transport_against_a_secure_client_port(zk_launcher: Any, tmp_path: 
     assert four_letter(secure, "ruok", timeout=1.0) == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="zkboot bug: the fixed-layout classpath lacks /usr/share/java/netty-codec.jar, which Debian's "
-    "zookeeper.jar manifest leaves out, so NettyServerCnxnFactory drops every connection",
-)
 def test_netty_factory_works_with_zkboots_own_classpath(zk_launcher: Any, tmp_path: Path) -> None:
     """Netty on the plain client port, no JVMFLAGS: what --set serverCnxnFactory=... gives a user."""
     paths = ZkPaths(tmp_path)

@@ -29,7 +29,7 @@ from zkboot.errors import EnvironmentProblem
 SEARCH_DIRS = ("/opt/zookeeper/bin", "/usr/share/zookeeper/bin")
 VERSION_JAR = re.compile(r"^zookeeper-([0-9]+\.[0-9]+\.[0-9]+)\.jar$")
 LOGBACK_JAR = re.compile(r"^logback-classic.*\.jar$")
-SERVLET_JAR = "servlet-api.jar"
+MISSING_FROM_MANIFEST = ("servlet-api.jar", "netty-codec.jar")
 LOG4J_BINDING_JAR = re.compile(r"^slf4j-(log4j12|reload4j)(-[0-9.]+)?\.jar$")
 
 
@@ -87,9 +87,10 @@ def inspect(zkserver: Path) -> Installation:
             backend, extra = "logback", []
         else:
             backend, extra = "log4j", _log4j_jars(jars)
-        # Debian's zookeeper.jar lists jetty but not the servlet API it needs: without it the
-        # admin server logs "Unable to load jetty" and never starts.
-        extra += [str(j) for j in jars if j.name == SERVLET_JAR and str(j) not in classpath]
+        # Debian's zookeeper.jar manifest leaves out jars its optional parts need: the servlet
+        # API (else the admin server logs "Unable to load jetty" and never starts) and
+        # netty-codec (else the Netty connection factory, which TLS needs, fails every client).
+        extra += [str(j) for j in jars if j.name in MISSING_FROM_MANIFEST and str(j) not in classpath]
         return Installation(zkserver, "fixed", version, backend, tuple(classpath + extra))
     names = [j.name for j in jars]
     if any(LOGBACK_JAR.match(n) for n in names):
