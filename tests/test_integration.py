@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kazoo.client import KazooClient
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import ZkPaths, four_letter, script, wait_until
+from tests.conftest import ZkPaths, clean_env, four_letter, script, wait_until
 
 pytestmark = pytest.mark.integration
 START_TIMEOUT = 60.0
@@ -103,3 +106,35 @@ def test_log_level_changes_what_the_server_logs(
     assert java_lines, "the server logged nothing to the console"
     if absent:
         assert not [line for line in java_lines if re.search(absent, line)]
+
+
+def test_probes_and_metrics_against_a_standalone_server(zk_launcher: Any, tmp_path: Path) -> None:
+    paths = ZkPaths(tmp_path)
+    started = zk_launcher([script("start-zookeeper"), *paths.flags()], paths)
+    wait_serving(started)
+    port = str(started.port)
+    env = clean_env(ZK_CLIENT_PORT=port)
+
+    def run(*command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(list(command), capture_output=True, text=True, env=env, timeout=10, check=False)
+
+    for command in (
+        [script("zkboot"), "probe", "live"],
+        [script("zkboot"), "probe", "ready"],
+        [script("zookeeper-ready"), port],
+        [script("zkOk.sh")],
+    ):
+        result = run(*command)
+        assert (result.returncode, result.stdout, result.stderr) == (0, "", ""), command
+
+    text = run(script("zkMetrics.sh"))
+    assert text.returncode == 0
+    pairs = dict(line.split("\t", 1) for line in text.stdout.splitlines())
+    assert pairs["zk_server_state"] == "standalone"
+    document = json.loads(run(script("zookeeper-metrics"), port, "--format=json").stdout)
+    assert document["zk_server_state"] == "standalone" and isinstance(document["zk_znode_count"], int)
+    exposition = run(script("zkboot"), "metrics", "--format=prometheus").stdout
+    families = {family.name: family for family in text_string_to_metric_families(exposition)}
+    (info,) = families["zk_info"].samples
+    assert info.labels["server_state"] == "standalone" and info.labels["version"].startswith("3.8.0")
+    assert families["zk_znode_count"].samples[0].value == document["zk_znode_count"]

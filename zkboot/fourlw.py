@@ -1,15 +1,19 @@
 """A tiny four-letter-word client: standard library only, one overall deadline, errors with names.
 
-The probes import this every few seconds in every pod, so it imports ``socket`` and nothing else
-up front (``ssl`` only for TLS).  The old ``echo ruok | nc`` had no timeout and hung the
-kubelet's exec when a server accepted and never answered; here connect, send and read share one
-deadline, and a reply that is empty or cut by a reset is tried once more while time remains
-(ZooKeeper closes four-letter connections early when it is busy starting up).
+The old ``echo ruok | nc`` had no timeout and hung the kubelet's exec when a server accepted and
+never answered; here connect, send and read share one deadline, and a reply that is empty or cut
+by a reset is tried once more while time remains (ZooKeeper closes four-letter connections early
+when it is busy starting up).
+
+The probes import this every few seconds in every pod, so it uses the C module ``_socket``
+directly: the ``socket`` wrapper costs more to import (enum classes, selectors) than the whole
+exchange, and is imported, with ``ssl``, only for TLS.  IP addresses are connected to without
+the resolver, and names go to it as bytes (a str would load the idna codec).
 """
 
 from __future__ import annotations
 
-import socket
+import _socket
 import time
 
 TYPE_CHECKING = False  # typing itself costs a probe ~2 ms to import
@@ -107,17 +111,17 @@ def exchange(
 def _once(
     payload: bytes, host: str, port: int, deadline: Deadline, tls: ssl.SSLContext | None, half_close: bool
 ) -> bytes:
-    with socket.create_connection((host, port), timeout=deadline.left()) as raw:
-        sock = raw
+    sock = _connect(host, port, deadline)
+    try:
         if tls is not None:
-            sock = tls.wrap_socket(raw, server_hostname=host if tls.check_hostname else None)
+            sock = _wrap(sock, tls, host)
         sock.settimeout(deadline.left())
         sock.sendall(payload)
         if half_close:
             # ZooKeeper answers and closes; some proxies wait for our EOF first.  A peer that has
             # already reset the connection makes this fail with ENOTCONN: read what there is.
             try:  # noqa: SIM105 (contextlib costs a probe an import)
-                sock.shutdown(socket.SHUT_WR)
+                sock.shutdown(_socket.SHUT_WR)
             except OSError:
                 pass
         chunks = []
@@ -128,3 +132,42 @@ def _once(
                 break
             chunks.append(chunk)
         return b"".join(chunks)
+    finally:
+        sock.close()
+
+
+def _connect(host: str, port: int, deadline: Deadline) -> _socket.socket:
+    """A connected socket to the first address of ``host`` that accepts, before the deadline."""
+    error: OSError | None = None
+    for family, address in _addresses(host, port):
+        sock = _socket.socket(family, _socket.SOCK_STREAM)
+        try:
+            sock.settimeout(deadline.left())
+            sock.connect(address)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+        except BaseException:
+            sock.close()
+            raise
+    raise error or OSError(f"no address for {host}")
+
+
+def _addresses(host: str, port: int) -> list[tuple[int, tuple[str, int]]]:
+    for family in (_socket.AF_INET, _socket.AF_INET6):
+        try:
+            _socket.inet_pton(family, host)
+        except OSError:
+            continue
+        return [(family, (host, port))]
+    name = host.encode("ascii") if host.isascii() else host.encode("idna")
+    found = _socket.getaddrinfo(name, port, 0, _socket.SOCK_STREAM)
+    return [(info[0], (str(info[4][0]), int(info[4][1]))) for info in found]
+
+
+def _wrap(raw: _socket.socket, tls: ssl.SSLContext, host: str) -> _socket.socket:
+    import socket  # TLS only: ssl wants the full socket class
+
+    plain = socket.socket(fileno=raw.detach())
+    return tls.wrap_socket(plain, server_hostname=host if tls.check_hostname else None)
