@@ -34,7 +34,13 @@ DEBIAN_INSTALLATION = Installation(
     "fixed",
     "3.8.0",
     "log4j",
-    ("/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"),
+    (
+        "/usr/share/java/zookeeper.jar",
+        "/usr/share/java/slf4j-log4j12.jar",
+        "/usr/share/java/log4j-1.2.jar",
+        "/usr/share/java/netty-codec.jar",
+        "/usr/share/java/servlet-api.jar",
+    ),
 )
 DOMAIN = "zk-hs.default.svc.cluster.local"
 NOBODY = 65534

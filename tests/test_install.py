@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEBIAN_ZKSERVER, executable, stub_home
+from tests.conftest import DEBIAN_INSTALLATION, DEBIAN_ZKSERVER, executable, stub_home
 from zkboot import install
 from zkboot.errors import EnvironmentProblem
 
@@ -270,3 +270,5 @@ def test_real_debian_install() -> None:
     assert "slf4j-log4j12.jar" in names
     assert "log4j-1.2.jar" in names
     assert all(Path(p).is_file() for p in found.classpath)
+    # The hand-built copy the rendering tests use is what the machine really gives.
+    assert found == DEBIAN_INSTALLATION

@@ -14,7 +14,7 @@ from pathlib import Path
 from zkboot import boot, files
 from zkboot.errors import UsageError, ZkbootError
 from zkboot.report import Reporter
-from zkboot.settings import FlagValues, resolve
+from zkboot.settings import FlagValues, label, resolve
 
 
 def guarded(program: str, environ: Mapping[str, str], action: Callable[[], int]) -> int:
@@ -117,11 +117,17 @@ def status(
         raise UsageError(f"--format={fmt!r}: expected table or json")
     settings = resolve(flags, environ)
     who = identity.derive(settings, None if settings.hostname else identity.read_system_names())
-    probe_args = [f"--port={settings.client_port}", f"--admin-port={settings.admin_port}"]
-    probe_args += [f"--timeout={timeout}"] if timeout is not None else []
-    probe_args += [f"--transport={transport}"] if transport is not None else []
+    # The ports come from the settings, like start's; how to ask, from the probe options.
+    given = {
+        "port": (str(settings.client_port), label(settings, "client_port")),
+        "admin-port": (str(settings.admin_port), label(settings, "admin_port")),
+    }
+    if timeout is not None:
+        given["timeout"] = (timeout, "--timeout")
+    if transport is not None:
+        given["transport"] = (transport, "--transport")
     try:
-        options = probecli.parse(probe_args, environ, positional_port=False)
+        options = probecli.resolve(given, environ)
     except probecli.Usage as exc:
         raise UsageError(str(exc)) from None
     states = ensemble.collect(who, probecli.endpoint(options))

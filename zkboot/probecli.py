@@ -92,9 +92,16 @@ OPTIONS: dict[str, tuple[str, str | None, Callable[[str, str], object]]] = {
 }
 
 
+Given = dict[str, tuple[str, str]]  # option name -> (text, where it came from)
+
+
 def parse(args: Sequence[str], environ: Mapping[str, str], positional_port: bool) -> dict[str, object]:
-    """Options by name, each from its flag, else its variable (if not empty), else its default."""
-    given: dict[str, tuple[str, str]] = {}
+    """Options by name from the command line, the environment and the defaults."""
+    return resolve(given_on_command_line(args, positional_port), environ)
+
+
+def given_on_command_line(args: Sequence[str], positional_port: bool) -> Given:
+    given: Given = {}
     rest = list(args)
     while rest:
         arg = rest.pop(0)
@@ -113,6 +120,11 @@ def parse(args: Sequence[str], environ: Mapping[str, str], positional_port: bool
                 raise Usage(f"--{name}: missing value")
             value = rest.pop(0)
         given[name] = (value, f"--{name}")
+    return given
+
+
+def resolve(given: Given, environ: Mapping[str, str]) -> dict[str, object]:
+    """Each option from ``given``, else its variable (if not empty), else its default; checked."""
     values: dict[str, object] = {}
     for name, (env, default, check) in OPTIONS.items():
         if name in given:

@@ -109,6 +109,10 @@ class Endpoint:
         self.admin_port = admin_port
         self.tls = tls
 
+    def at(self, host: str) -> Endpoint:
+        """The same question asked of another server."""
+        return Endpoint(host, self.port, self.timeout, self.transport, self.admin_port, self.tls)
+
     @property
     def address(self) -> str:
         port = self.admin_port if self.transport == "http" else self.port

@@ -49,9 +49,8 @@ def collect(identity: Identity, endpoint: Endpoint) -> list[MemberState]:
 
     def ask(member: tuple[int, str]) -> MemberState:
         myid, host = member
-        target = Endpoint(host, endpoint.port, endpoint.timeout, endpoint.transport, endpoint.admin_port, endpoint.tls)
         try:
-            return MemberState(myid, host, endpoint.port, target.srvr(), None)
+            return MemberState(myid, host, endpoint.port, endpoint.at(host).srvr(), None)
         except FourLetterError as exc:
             return MemberState(myid, host, endpoint.port, None, f"{exc.kind}: {exc.detail}")
 
