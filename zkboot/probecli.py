@@ -40,7 +40,8 @@ class Usage(Exception):
 
 
 def _port(text: str, name: str) -> int:
-    if not text.strip().isdigit() or not 1 <= int(text) <= 65535:
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
         raise Usage(f"{name}={text!r}: expected an integer from 1 to 65535")
     return int(text)
 
@@ -107,7 +108,7 @@ def given_on_command_line(args: Sequence[str], positional_port: bool) -> Given:
         arg = rest.pop(0)
         if arg in ("-h", "--help"):
             raise Usage("help")
-        if positional_port and arg.isdigit() and "port" not in given:
+        if positional_port and arg.isascii() and arg.isdigit() and "port" not in given:
             given["port"] = (arg, "PORT")
             continue
         if not arg.startswith("--"):

@@ -1,0 +1,137 @@
+"""What the simulator needs from a StatefulSet manifest, read from YAML as Kubernetes would.
+
+Sources: any YAML stream with one StatefulSet (``kubectl kustomize`` output, a manifest file), or a
+seed article from ``shared/seeds`` whose manifest sits in a ``cat <<END>file.yaml ... END`` block.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+QUANTITY = re.compile(r"^([0-9.]+)([EPTGMK]i?|[mkKMGTPE])?$")
+BINARY = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40, "Pi": 1 << 50, "Ei": 1 << 60}
+DECIMAL = {"k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18, "m": 10**-3}
+
+
+@dataclass(frozen=True)
+class Probe:
+    command: tuple[str, ...]
+    initial_delay: float = 0.0
+    period: float = 10.0
+    timeout: float = 1.0
+    failure_threshold: int = 3
+    success_threshold: int = 1
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any] | None) -> Probe | None:
+        if not spec:
+            return None
+        if "exec" not in spec:
+            raise ValueError(f"only exec probes are simulated, not {sorted(spec)}")
+        return cls(
+            command=tuple(spec["exec"]["command"]),
+            initial_delay=float(spec.get("initialDelaySeconds", 0)),
+            period=float(spec.get("periodSeconds", 10)),
+            timeout=float(spec.get("timeoutSeconds", 1)),
+            failure_threshold=int(spec.get("failureThreshold", 3)),
+            success_threshold=int(spec.get("successThreshold", 1)),
+        )
+
+
+@dataclass(frozen=True)
+class StatefulSet:
+    name: str
+    service: str
+    replicas: int
+    policy: str  # OrderedReady or Parallel
+    command: tuple[str, ...]  # command + args, as the container runs them
+    env: dict[str, str]
+    mounts: dict[str, str]  # mount path -> volume name
+    claims: tuple[str, ...]  # volumeClaimTemplates names (persistent)
+    memory_limit: int | None  # bytes
+    startup: Probe | None
+    liveness: Probe | None
+    readiness: Probe | None
+    grace_period: float = 30.0
+    namespace: str = "default"
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def domain(self) -> str:
+        return f"{self.service}.{self.namespace}.svc.cluster.local"
+
+
+def quantity_bytes(text: str) -> int:
+    match = QUANTITY.match(str(text))
+    if not match:
+        raise ValueError(f"not a Kubernetes quantity: {text!r}")
+    number, suffix = float(match.group(1)), match.group(2) or ""
+    scale = BINARY.get(suffix) or DECIMAL.get(suffix, 1)
+    return int(number * scale)
+
+
+def from_documents(documents: list[Any]) -> StatefulSet:
+    found = [d for d in documents if isinstance(d, dict) and d.get("kind") == "StatefulSet"]
+    if len(found) != 1:
+        raise ValueError(f"expected one StatefulSet, found {len(found)}")
+    sts = found[0]
+    spec = sts["spec"]
+    pod = spec["template"]["spec"]
+    container = pod["containers"][0]
+    command = tuple(container.get("command", [])) + tuple(container.get("args", []))
+    if not command:
+        raise ValueError("the container has no command: the simulator has no image entrypoint to fall back on")
+    env = {e["name"]: str(e["value"]) for e in container.get("env", []) if "value" in e}
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    claims = tuple(c["metadata"]["name"] for c in spec.get("volumeClaimTemplates", []))
+    mounts = {}
+    for mount in container.get("volumeMounts", []):
+        name = mount["name"]
+        if name not in claims and "emptyDir" not in volumes.get(name, {}):
+            raise ValueError(f"volume {name}: only volumeClaimTemplates and emptyDir are simulated")
+        mounts[mount["mountPath"]] = name
+    limits = container.get("resources", {}).get("limits", {})
+    return StatefulSet(
+        name=sts["metadata"]["name"],
+        service=spec["serviceName"],
+        replicas=int(spec.get("replicas", 1)),
+        policy=spec.get("podManagementPolicy", "OrderedReady"),
+        command=command,
+        env=env,
+        mounts=mounts,
+        claims=claims,
+        memory_limit=quantity_bytes(limits["memory"]) if "memory" in limits else None,
+        startup=Probe.from_spec(container.get("startupProbe")),
+        liveness=Probe.from_spec(container.get("livenessProbe")),
+        readiness=Probe.from_spec(container.get("readinessProbe")),
+        grace_period=float(pod.get("terminationGracePeriodSeconds", 30)),
+        namespace=sts["metadata"].get("namespace", "default"),
+        extra={"securityContext": pod.get("securityContext", {})},
+    )
+
+
+def load_yaml(text: str) -> StatefulSet:
+    return from_documents(list(yaml.safe_load_all(text)))
+
+
+def load_kustomization(directory: Path) -> StatefulSet:
+    """``kubectl kustomize DIR``, as ``kubectl apply -k`` would render it."""
+    rendered = subprocess.run(
+        ["kubectl", "kustomize", str(directory)], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    return load_yaml(rendered)
+
+
+def load_seed(article: Path) -> StatefulSet:
+    """The manifest of a seed article: the ``cat <<END>x.yaml`` ... ``END`` block in it."""
+    text = article.read_text()
+    match = re.search(r"^cat <<END>\S+\.yaml\n(.*?)^END$", text, re.MULTILINE | re.DOTALL)
+    if not match:
+        raise ValueError(f"{article}: no cat <<END>...yaml block")
+    return load_yaml(match.group(1))

@@ -1,0 +1,291 @@
+"""One pod: its container process in the pod's namespaces, and a kubelet thread probing it.
+
+The container runs as ``ip netns exec <ns> unshare --uts -- sh -c SETUP ... -- <command>``:
+- network namespace: the pod's (ip netns exec also binds /etc/netns/<ns>/hosts on /etc/hosts and
+  mounts a sysfs of its own, in a mount namespace of its own);
+- UTS namespace: the hostname ``<sts>-<ordinal>``;
+- mounts: each volumeMount's path is bound to the pod's directory for that volume (the PVC
+  directory, which outlives the pod, or an emptyDir directory, which lives as long as the pod).
+  A mount path whose parent is missing on this machine gets a tmpfs over its nearest existing
+  ancestor (never ``/``) so that nothing is created outside the run directory;
+- memory limit: a tmpfs on /sys/fs/cgroup holding ``memory.max``, so that what the pod reads as
+  its cgroup limit is the container's ``resources.limits.memory`` (visible, not enforced).
+The process leads a session of its own, so killing its process group kills the whole pod.
+Pods run as root here: securityContext's user is not simulated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from podsim.manifest import Probe, StatefulSet
+
+SETUP = r"""
+set -e
+hostname "$1"; shift
+limit="$1"; shift
+while [ "$1" != "--" ]; do
+  src="$1"; dst="$2"; shift 2
+  if [ ! -d "$dst" ]; then
+    parent=$(dirname "$dst")
+    while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
+    [ "$parent" != "/" ] || { echo "podsim: refusing a tmpfs over / for $dst" >&2; exit 1; }
+    mount -t tmpfs -o mode=0755 podsim "$parent"
+    mkdir -p "$dst"
+  fi
+  mount --bind "$src" "$dst"
+done
+shift
+if [ "$limit" != none ]; then
+  mount -t tmpfs -o size=64k podsim /sys/fs/cgroup
+  echo "$limit" > /sys/fs/cgroup/memory.max
+fi
+exec "$@"
+"""
+
+BACKOFF_START = 1.0  # seconds; kubelet starts at 10 s, shortened so tests stay quick
+BACKOFF_MAX = 8.0
+
+
+@dataclass
+class ProbeState:
+    probe: Probe
+    failures: int = 0
+    successes: int = 0
+    passed: bool = False
+    next_run: float = 0.0
+    last_output: str = ""
+
+
+class Pod:
+    def __init__(
+        self,
+        sts: StatefulSet,
+        ordinal: int,
+        namespace: str,
+        pvc_dirs: dict[str, Path],
+        empty_root: Path,
+        env: dict[str, str],
+        log_dir: Path,
+        on_change: Callable[[], None],
+    ) -> None:
+        self.sts = sts
+        self.ordinal = ordinal
+        self.hostname = f"{sts.name}-{ordinal}"
+        self.netns = namespace
+        self.pvc_dirs = pvc_dirs
+        self.empty_root = empty_root
+        self.env = env
+        self.log_path = log_dir / f"{self.hostname}.log"
+        self.on_change = on_change
+        self.process: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+        self.held = False  # killed and kept down until restart()
+        self.deleted = False
+        self.started_at = 0.0
+        self.backoff = BACKOFF_START
+        self.restart_at: float | None = None
+        self.lock = threading.RLock()
+        self.ready = False
+        self.live = False
+        self.started = False  # the startup probe has passed (or there is none)
+        self.probes: dict[str, ProbeState] = {}
+        self.events: list[str] = []
+        self.thread = threading.Thread(target=self._kubelet, name=f"kubelet-{self.hostname}", daemon=True)
+
+    # -- the container -------------------------------------------------------------------------
+
+    def volume_dirs(self) -> dict[str, Path]:
+        dirs = {}
+        for path, volume in self.sts.mounts.items():
+            if volume in self.pvc_dirs:
+                dirs[path] = self.pvc_dirs[volume]
+            else:
+                dirs[path] = self.empty_root / volume
+        return dirs
+
+    def argv(self, command: tuple[str, ...]) -> list[str]:
+        limit = str(self.sts.memory_limit) if self.sts.memory_limit else "none"
+        mounts: list[str] = []
+        # A mount on an ancestor of the sources would hide the sources of later mounts: last.
+        order = sorted(self.volume_dirs().items(), key=lambda item: (item[1].is_relative_to(item[0]), item[0]))
+        hiding = [path for path, source in order if source.is_relative_to(path)]
+        if len(hiding) > 1:
+            raise ValueError(f"mount paths {hiding} would hide the volumes' directories; use another run root")
+        for path, source in order:
+            source.mkdir(parents=True, exist_ok=True)
+            mounts += [str(source), path]
+        return [
+            "ip", "netns", "exec", self.netns, "unshare", "--uts", "--",
+            "sh", "-c", SETUP, "podsim-setup", self.hostname, limit, *mounts, "--", *command,
+        ]  # fmt: skip
+
+    def run_container(self) -> None:
+        with self.lock:
+            with self.log_path.open("ab") as log:
+                log.write(f"--- podsim: starting {self.hostname} (restart {self.restarts}) ---\n".encode())
+                log.flush()
+                self.process = subprocess.Popen(
+                    self.argv(self.sts.command),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=self.env,
+                    start_new_session=True,
+                )
+            self.started_at = time.monotonic()
+            self.ready = self.live = False
+            self.started = self.sts.startup is None
+            now = time.monotonic()
+            self.probes = {
+                kind: ProbeState(probe, next_run=now + probe.initial_delay)
+                for kind, probe in (
+                    ("startup", self.sts.startup),
+                    ("liveness", self.sts.liveness),
+                    ("readiness", self.sts.readiness),
+                )
+                if probe is not None
+            }
+            self.event(f"started pid {self.process.pid}")
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self, hold: bool = False) -> None:
+        """SIGKILL the pod's process group (a crash); with ``hold``, keep it down until restart()."""
+        with self.lock:
+            self.held = self.held or hold
+            self._signal_group(signal.SIGKILL)
+            self.ready = self.live = False
+            self.event("killed" + (" (held down)" if hold else ""))
+        self.on_change()
+
+    def restart(self) -> None:
+        """Bring a held pod back (same PVC, same namespace)."""
+        with self.lock:
+            self.held = False
+            self.backoff = BACKOFF_START
+            self.restart_at = None
+            if not self.running():
+                self.run_container()
+        self.on_change()
+
+    def delete(self) -> None:
+        """Stop the pod for good: SIGTERM, then SIGKILL after the grace period."""
+        with self.lock:
+            self.deleted = True
+            self._signal_group(signal.SIGTERM)
+        deadline = time.monotonic() + self.sts.grace_period
+        while self.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with self.lock:
+            self._signal_group(signal.SIGKILL)
+            self.ready = self.live = False
+        self.thread.join(timeout=5)
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, sig)
+        if sig == signal.SIGKILL:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=10)
+
+    def start(self) -> None:
+        self.run_container()
+        self.thread.start()
+
+    def event(self, text: str) -> None:
+        self.events.append(f"{time.strftime('%H:%M:%S')} {self.hostname}: {text}")
+
+    # -- the kubelet -----------------------------------------------------------------------------
+
+    def _kubelet(self) -> None:
+        while not self.deleted:
+            time.sleep(0.05)
+            with self.lock:
+                if self.deleted:
+                    return
+                if not self.running():
+                    self._handle_exit()
+                    continue
+                now = time.monotonic()
+                due = [(kind, state) for kind, state in self.probes.items() if now >= state.next_run]
+            for kind, state in due:
+                if (kind == "startup") == self.started:
+                    continue  # startup runs until it passes; the others only after
+                self._probe(kind, state)
+
+    def _handle_exit(self) -> None:
+        """restartPolicy Always: restart after a back-off that doubles, reset after 10 s of running."""
+        if self.restart_at is None:
+            if self.ready or self.live:
+                self.ready = self.live = False
+                self.on_change()
+            if self.held or self.process is None:
+                return
+            if time.monotonic() - self.started_at > 10:
+                self.backoff = BACKOFF_START
+            self.restart_at = time.monotonic() + self.backoff
+            self.event(f"exited with {self.process.returncode}; restarting in {self.backoff:g}s")
+            self.backoff = min(BACKOFF_MAX, self.backoff * 2)
+        elif not self.held and time.monotonic() >= self.restart_at:
+            self.restart_at = None
+            self.restarts += 1
+            self.run_container()
+
+    def _probe(self, kind: str, state: ProbeState) -> None:
+        probe = state.probe
+        state.next_run = time.monotonic() + probe.period
+        ok, output = self.exec_probe(probe)
+        state.last_output = output
+        changed = False
+        with self.lock:
+            if not self.running():
+                return
+            if ok:
+                state.successes, state.failures = state.successes + 1, 0
+            else:
+                state.successes, state.failures = 0, state.failures + 1
+            failed = state.failures >= probe.failure_threshold
+            if ok and state.successes >= probe.success_threshold:
+                state.passed = True
+            elif failed:
+                state.passed = False
+            if kind == "startup" and state.passed:
+                self.started = changed = True
+            elif kind == "liveness":
+                self.live = ok
+            elif kind == "readiness" and self.ready != state.passed:
+                self.ready = state.passed
+                changed = True
+                self.event("ready" if self.ready else f"not ready: {output.strip()}")
+            if failed and kind in ("startup", "liveness"):
+                self.event(f"{kind} probe failed {state.failures} times: {output.strip()}; restarting")
+                self._signal_group(signal.SIGKILL)
+        if changed:
+            self.on_change()
+
+    def exec_probe(self, probe: Probe) -> tuple[bool, str]:
+        """Run an exec probe in the pod's network namespace, killed at its timeout."""
+        command = ["ip", "netns", "exec", self.netns, *probe.command]
+        try:
+            result = subprocess.run(
+                command, capture_output=True, text=True, env=self.env, timeout=probe.timeout, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return False, f"probe timed out after {probe.timeout:g}s (kubelet)"
+        return result.returncode == 0, (result.stderr or result.stdout)[-300:]
+
+    def describe_command(self) -> str:
+        return shlex.join(self.sts.command)

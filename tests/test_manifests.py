@@ -1,0 +1,654 @@
+"""The Kubernetes manifests under manifests/: rendered with ``kubectl kustomize``, validated against
+the API schemas of Kubernetes 1.27 to 1.37, and checked against what zkboot needs of them.
+
+The container command of every StatefulSet is turned into the equivalent ``zkboot render`` call for
+each of its ordinals (with the pod's hostname and the headless Service's domain, and the container's
+environment), so a manifest whose servers setting, ports or paths disagree with its StatefulSet
+fails here rather than in a cluster. The probe commands go through zkboot's own option parser.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from zkboot import probecli
+from zkboot.settings import SCHEMA, heap_bytes
+
+ROOT = Path(__file__).resolve().parent.parent
+KUSTOMIZATIONS = {
+    "base": ROOT / "manifests" / "base",
+    "nodeport": ROOT / "manifests" / "overlays" / "nodeport",
+    "legacy": ROOT / "manifests" / "overlays" / "legacy",
+}
+# Every Kubernetes release kubernetes-validate has schemas for from 1.27 on.
+VERSIONS = tuple(f"1.{minor}.0" for minor in range(27, 38))
+EXPECTED_OBJECTS = {
+    ("Service", "zk-hs"),
+    ("Service", "zk-cs"),
+    ("PodDisruptionBudget", "zk-pdb"),
+    ("StatefulSet", "zk"),
+}
+POD_LABELS = {"app.kubernetes.io/name": "zookeeper", "app.kubernetes.io/component": "ensemble"}
+POLICY = {"base": "Parallel", "nodeport": "Parallel", "legacy": "OrderedReady"}
+NAMESPACE = "default"
+CLUSTER_DOMAIN = "cluster.local"
+BIN = Path(sys.executable).parent  # the venv's console scripts
+ZKBOOT = BIN / "zkboot"
+CLEAN_PATH = "/usr/local/bin:/usr/bin:/bin"
+SHELLS = {"sh", "bash", "dash"}
+SHELL_SYNTAX = re.compile(r"[;&|`$<>(){}]")
+
+Obj = dict[str, Any]
+
+
+# --- rendering ------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _kustomize(name: str) -> tuple[Obj, ...]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.fail("kubectl is not on PATH: these tests render manifests/ with `kubectl kustomize`")
+    try:
+        done = subprocess.run(
+            [kubectl, "kustomize", str(KUSTOMIZATIONS[name])],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"kubectl kustomize {KUSTOMIZATIONS[name]} took more than 60 s")
+    if done.returncode != 0:
+        pytest.fail(f"kubectl kustomize {KUSTOMIZATIONS[name]} exited {done.returncode}: {done.stderr.strip()}")
+    return tuple(doc for doc in yaml.safe_load_all(done.stdout) if doc is not None)
+
+
+def render(name: str) -> list[Obj]:
+    """The objects of one kustomization (a fresh copy: tests may mutate it)."""
+    return copy.deepcopy(list(_kustomize(name)))
+
+
+def only(objs: list[Obj], kind: str, name: str | None = None) -> Obj:
+    found = [o for o in objs if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
+    return found[0]
+
+
+def statefulsets(objs: list[Obj]) -> list[Obj]:
+    found = [o for o in objs if o["kind"] == "StatefulSet"]
+    assert found, "no StatefulSet rendered"
+    return found
+
+
+def pod_spec(sts: Obj) -> Obj:
+    return sts["spec"]["template"]["spec"]  # type: ignore[no-any-return]
+
+
+def container(sts: Obj) -> Obj:
+    containers = pod_spec(sts)["containers"]
+    assert len(containers) == 1, f"{sts['metadata']['name']}: expected one container, found {len(containers)}"
+    return containers[0]  # type: ignore[no-any-return]
+
+
+def container_env(ctr: Obj) -> dict[str, str]:
+    """The container's environment as the process sees it (only literal values are supported)."""
+    assert "envFrom" not in ctr, "envFrom: the test cannot know what it injects"
+    env: dict[str, str] = {}
+    for item in ctr.get("env", []):
+        assert "value" in item, f"env {item['name']}: only literal values are supported here, not valueFrom"
+        env[item["name"]] = str(item["value"])
+    return env
+
+
+def port_of(ctr: Obj, name: str) -> int:
+    ports = [p["containerPort"] for p in ctr.get("ports", []) if p.get("name") == name]
+    assert len(ports) == 1, f"container port {name!r}: expected one, found {ports}"
+    return ports[0]  # type: ignore[no-any-return]
+
+
+def major_minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def quantity_bytes(text: str) -> int:
+    match = re.fullmatch(r"([0-9]+)(Ki|Mi|Gi|Ti|k|M|G|T)?", str(text))
+    assert match, f"unsupported quantity {text!r}"
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+    return int(match.group(1)) * units.get(match.group(2) or "", 1)
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+
+def words(command: list[str], *, container: bool) -> list[str]:
+    """The program and arguments a command runs, looking through ``sh -c "..."``.
+
+    A container's ``sh -c`` must ``exec`` its program: otherwise sh stays PID 1 and SIGTERM never
+    reaches the JVM (CONTRACT section 7). Scripts with more than one command, expansions or
+    redirections are refused: their effect cannot be reproduced here.
+    """
+    assert command, "empty command"
+    if PurePosixPath(command[0]).name in SHELLS and command[1:2] == ["-c"]:
+        assert len(command) == 3, f"{command!r}: sh -c takes exactly one script here"
+        tokens = shlex.split(command[2])
+        assert tokens, f"{command!r}: empty script"
+        check_plain(command, tokens)
+        if tokens[0] == "exec":
+            return tokens[1:]
+        if container:
+            raise AssertionError(f"{command!r}: sh -c without exec leaves sh as PID 1; write sh -c 'exec ...'")
+        return tokens
+    check_plain(command, command)
+    return list(command)
+
+
+def check_plain(command: list[str], tokens: list[str]) -> None:
+    for token in tokens:
+        assert not SHELL_SYNTAX.search(token), f"{command!r}: {token!r} needs a shell or $(VAR) expansion"
+
+
+def start_args(ctr: Obj) -> list[str]:
+    """The settings the container's command passes to zkboot start / start-zookeeper."""
+    assert ctr.get("command"), "no command: the image's default (a standalone server) would run"
+    tokens = words([*ctr["command"], *ctr.get("args", [])], container=True)
+    program = PurePosixPath(tokens[0]).name
+    if program == "zkboot":
+        assert tokens[1:2] == ["start"], f"{tokens!r}: expected zkboot start"
+        return tokens[2:]
+    if program == "start-zookeeper":
+        return tokens[1:]
+    raise AssertionError(f"{tokens!r}: expected zkboot start or start-zookeeper")
+
+
+def servers_setting(ctr: Obj) -> int:
+    """The servers setting as zkboot resolves it: the last --servers flag, else ZK_REPLICAS, else 1."""
+    args = start_args(ctr)
+    value = None
+    for i, arg in enumerate(args):
+        if arg.startswith("--servers="):
+            value = arg.partition("=")[2]
+        elif arg == "--servers" and i + 1 < len(args):
+            value = args[i + 1]
+    if value is None:
+        value = container_env(ctr).get("ZK_REPLICAS", "").strip() or "1"
+    return int(value)
+
+
+def render_member(sts: Obj, ordinal: int) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Run the container's command as ``zkboot render`` for pod <sts>-<ordinal>."""
+    ctr = container(sts)
+    name, service = sts["metadata"]["name"], sts["spec"]["serviceName"]
+    argv = [
+        str(ZKBOOT),
+        "render",
+        "--format=json",
+        *start_args(ctr),
+        f"--hostname={name}-{ordinal}",
+        f"--domain={service}.{NAMESPACE}.svc.{CLUSTER_DOMAIN}",
+    ]
+    env = {"PATH": CLEAN_PATH, **container_env(ctr)}
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30, check=False)
+    return done, argv
+
+
+def writable_volume(sts: Obj, path: str) -> str | None:
+    """The volume (emptyDir or claim template) a path lies on, None when on the image's root."""
+    spec = pod_spec(sts)
+    empty_dirs = {v["name"] for v in spec.get("volumes", []) if "emptyDir" in v}
+    claims = {t["metadata"]["name"] for t in sts["spec"].get("volumeClaimTemplates", [])}
+    best: tuple[int, str] | None = None
+    for mount in container(sts).get("volumeMounts", []):
+        root = mount["mountPath"].rstrip("/") or "/"
+        if path == root or path.startswith(root.rstrip("/") + "/"):
+            if mount.get("readOnly") or mount["name"] not in empty_dirs | claims:
+                continue
+            if best is None or len(root) > best[0]:
+                best = (len(root), mount["name"])
+    return best[1] if best else None
+
+
+def check_member(sts: Obj, ordinal: int) -> dict[str, str]:
+    """Assert that pod <sts>-<ordinal> would start with a zoo.cfg for the whole StatefulSet."""
+    done, argv = render_member(sts, ordinal)
+    assert done.returncode == 0, f"{shlex.join(argv)} exited {done.returncode}: {done.stderr.strip()}"
+    out = json.loads(done.stdout)
+    files = {f["path"]: f["content"] for f in out["files"]}
+    (zoo_cfg,) = (content for path, content in files.items() if path.endswith("/zoo.cfg"))
+    cfg = dict(line.split("=", 1) for line in zoo_cfg.splitlines() if line and not line.startswith("#"))
+
+    name, service, replicas = sts["metadata"]["name"], sts["spec"]["serviceName"], sts["spec"]["replicas"]
+    ctr = container(sts)
+    server, election = port_of(ctr, "server"), port_of(ctr, "leader-election")
+    expected = [
+        f"server.{j + 1}={name}-{j}.{service}.{NAMESPACE}.svc.{CLUSTER_DOMAIN}:{server}:{election}"
+        for j in range(replicas)
+    ]
+    servers = [line for line in zoo_cfg.splitlines() if line.startswith("server.")]
+    assert servers == expected, f"{name}-{ordinal}: server lines {servers} != {expected}"
+    (myid,) = (content for path, content in files.items() if path.endswith("/myid"))
+    assert myid.strip() == str(ordinal + 1), f"{name}-{ordinal}: myid {myid.strip()!r}"
+    assert out["identity"]["myid"] == ordinal + 1
+    assert int(cfg["clientPort"]) == port_of(ctr, "client"), "zoo.cfg clientPort != the container's client port"
+
+    # Everything zkboot writes, and every dir ZooKeeper writes to, must be on a writable volume:
+    # the root filesystem is read-only.
+    java_env = next(content for path, content in files.items() if path.endswith("/java.env"))
+    log_dir = re.search(r'^ZOO_LOG_DIR="?([^"\n]+)"?$', java_env, re.MULTILINE)
+    assert log_dir, "java.env sets no ZOO_LOG_DIR"
+    for path in [*files, cfg["dataDir"], cfg["dataLogDir"], log_dir.group(1)]:
+        assert writable_volume(sts, path), f"{name}-{ordinal}: {path} is on the read-only root filesystem"
+    return cfg
+
+
+def check_statefulset(sts: Obj) -> None:
+    """Every member of the StatefulSet renders; the servers setting equals spec.replicas."""
+    replicas = sts["spec"]["replicas"]
+    assert servers_setting(container(sts)) == replicas, "the servers setting != spec.replicas"
+    for ordinal in range(replicas):
+        check_member(sts, ordinal)
+
+
+# --- probes ---------------------------------------------------------------------------------------
+
+
+def probe_kind(probe: Obj, env: Mapping[str, str]) -> tuple[str, dict[str, object]]:
+    """``live`` or ``ready`` and the probe's options, as zkboot's probe commands would parse them."""
+    assert set(probe) & {"exec", "httpGet", "tcpSocket", "grpc"} == {"exec"}, "expected an exec probe"
+    command = probe["exec"]["command"]
+    tokens = words(command, container=False)
+    program = PurePosixPath(tokens[0]).name
+    if program == "zkboot":
+        assert tokens[1:2] == ["probe"] and tokens[2:3] in (["live"], ["ready"]), f"{command!r}"
+        kind, args, positional_port = tokens[2], tokens[3:], False
+    elif program == "zookeeper-ready":
+        kind, args, positional_port = "live", tokens[1:], True
+    elif program == "zkOk.sh":
+        kind, args, positional_port = "live", tokens[1:], False
+    else:
+        raise AssertionError(f"{command!r}: expected zkboot probe live|ready, zookeeper-ready or zkOk.sh")
+    assert (BIN / program).is_file(), f"{program} is not one of zkboot's installed commands"
+    try:
+        options = probecli.parse(args, env, positional_port)
+    except probecli.Usage as exc:
+        raise AssertionError(f"{command!r}: {exc}") from exc
+    timeout_seconds = probe.get("timeoutSeconds", 1)
+    assert float(str(options["timeout"])) < timeout_seconds, (
+        f"{command!r}: deadline {options['timeout']} s is not below timeoutSeconds {timeout_seconds}"
+    )
+    return kind, options
+
+
+def check_probes(sts: Obj) -> None:
+    ctr = container(sts)
+    env = container_env(ctr)
+    policy = sts["spec"].get("podManagementPolicy", "OrderedReady")
+    kinds: dict[str, str] = {}
+    for field in ("startupProbe", "livenessProbe", "readinessProbe"):
+        if field not in ctr:
+            continue
+        kind, options = probe_kind(ctr[field], env)
+        kinds[field] = kind
+        assert options["transport"] == "tcp" and options["host"] == "127.0.0.1"
+        assert options["port"] == port_of(ctr, "client"), f"{field} asks port {options['port']}"
+    assert {"livenessProbe", "readinessProbe"} <= set(kinds), "liveness and readiness probes are required"
+    # A member without a quorum must not be restarted (restarting them all would make it worse).
+    assert kinds["livenessProbe"] == "live", "liveness must not restart a member for lacking a quorum"
+    assert kinds.get("startupProbe", "live") == "live", "startup must not wait for a quorum"
+    # OrderedReady waits for zk-0 to be Ready before creating zk-1: a lone member never serves, so
+    # readiness there must be liveness. With Parallel, readiness is the real thing.
+    expected = "ready" if policy == "Parallel" else "live"
+    assert kinds["readinessProbe"] == expected, f"{policy}: readiness is {kinds['readinessProbe']}"
+
+
+# --- service links --------------------------------------------------------------------------------
+
+
+def service_link_names(service: Obj) -> set[str]:
+    """The variables the kubelet injects for a Service when enableServiceLinks is on."""
+    if service["spec"].get("clusterIP") in ("None", ""):
+        return set()  # headless: no links
+    prefix = service["metadata"]["name"].upper().replace("-", "_")
+    names = {f"{prefix}_SERVICE_HOST", f"{prefix}_SERVICE_PORT", f"{prefix}_PORT"}
+    for port in service["spec"].get("ports", []):
+        if port.get("name"):
+            names.add(f"{prefix}_SERVICE_PORT_{port['name'].upper().replace('-', '_')}")
+        link = f"{prefix}_PORT_{port['port']}_{port.get('protocol', 'TCP').upper()}"
+        names |= {link, f"{link}_PROTO", f"{link}_PORT", f"{link}_ADDR"}
+    return names
+
+
+# What zkboot reads, and what it hands to ZooKeeper's scripts.
+ZKBOOT_VARIABLES = (
+    {env for spec in SCHEMA for env in spec.env}
+    | {env for env, _default, _check in probecli.OPTIONS.values()}
+    | {"JVMFLAGS", "SERVER_JVMFLAGS", "ZK_SERVER_HEAP", "ZOOCFGDIR", "ZOOCFG", "ZOO_LOG_DIR", "ZOO_LOG4J_PROP"}
+)
+
+
+# --- tests ----------------------------------------------------------------------------------------
+
+NAMES = tuple(KUSTOMIZATIONS)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_renders_the_four_objects(name: str) -> None:
+    assert {(o["kind"], o["metadata"]["name"]) for o in render(name)} == EXPECTED_OBJECTS
+
+
+def validate_exactly(obj: Obj, version: str) -> None:
+    """Strict validation against exactly this release's schemas; any exception is a failure.
+
+    kubernetes-validate compares versions as strings and silently falls back to the newest schemas
+    not newer than the one asked (1.3.0 is validated as 1.29): the version it used must be the one
+    asked. It raises SchemaNotFoundError for an unknown kind or apiVersion, VersionNotSupportedError
+    above its newest release, IndexError below its oldest, ValidationError for the object itself.
+    """
+    used = kubernetes_validate.validate(obj, version, strict=True)
+    assert used == major_minor(version), f"{obj['kind']}: validated against {used}, not {version}"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("name", NAMES)
+def test_validates_against_kubernetes_schemas(name: str, version: str) -> None:
+    for obj in render(name):
+        validate_exactly(obj, version)
+
+
+def _client_service() -> Obj:
+    return only(render("base"), "Service", "zk-cs")
+
+
+def _nonsense() -> Obj:
+    return {"apiVersion": "v1", "kind": "Nonsense", "metadata": {"name": "x"}}
+
+
+def _v1beta1_pdb() -> Obj:
+    pdb = only(render("base"), "PodDisruptionBudget")
+    pdb["apiVersion"] = "policy/v1beta1"  # removed in Kubernetes 1.25
+    return pdb
+
+
+def _unknown_field() -> Obj:
+    sts = only(render("base"), "StatefulSet")
+    container(sts)["readOnlyRootFileSystem"] = True  # misspelt: only strict validation notices
+    return sts
+
+
+def _wrong_type() -> Obj:
+    sts = only(render("base"), "StatefulSet")
+    sts["spec"]["replicas"] = "3"
+    return sts
+
+
+@pytest.mark.parametrize(
+    ("make", "version", "raises"),
+    [
+        (_nonsense, "1.30.0", kubernetes_validate.SchemaNotFoundError),
+        (_v1beta1_pdb, "1.27.0", kubernetes_validate.SchemaNotFoundError),
+        (_unknown_field, "1.30.0", kubernetes_validate.ValidationError),
+        (_wrong_type, "1.30.0", kubernetes_validate.ValidationError),
+        (_client_service, "1.38.0", Exception),  # kubernetes_validate.utils.VersionNotSupportedError
+        (_client_service, "1.24.0", Exception),  # IndexError
+        (_client_service, "1.3.0", AssertionError),  # validated as 1.29
+    ],
+    ids=["unknown-kind", "policy-v1beta1", "unknown-field", "wrong-type", "too-new", "too-old", "fallback"],
+)
+def test_validation_fails_on_bad_objects(make: Any, version: str, raises: type[Exception]) -> None:
+    with pytest.raises(raises):
+        validate_exactly(make(), version)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_services_and_budget(name: str) -> None:
+    objs = render(name)
+    sts = only(objs, "StatefulSet")
+    labels = sts["spec"]["template"]["metadata"]["labels"]
+    assert labels.items() >= POD_LABELS.items()
+    assert sts["spec"]["selector"] == {"matchLabels": POD_LABELS}
+
+    headless = only(objs, "Service", "zk-hs")
+    assert sts["spec"]["serviceName"] == "zk-hs"
+    assert headless["spec"]["clusterIP"] == "None"
+    assert headless["spec"]["publishNotReadyAddresses"] is True
+    assert {(p["name"], p["port"]) for p in headless["spec"]["ports"]} == {("server", 2888), ("leader-election", 3888)}
+
+    client = only(objs, "Service", "zk-cs")
+    assert [(p["name"], p["port"]) for p in client["spec"]["ports"]] == [("client", 2181)]
+    if name == "nodeport":
+        assert client["spec"]["type"] == "NodePort"
+        assert client["spec"]["ports"][0]["nodePort"] == 32181
+    else:
+        assert client["spec"].get("type", "ClusterIP") == "ClusterIP"
+        assert "nodePort" not in client["spec"]["ports"][0]
+
+    ctr = container(sts)
+    for service in (headless, client):
+        assert service["spec"]["selector"] == POD_LABELS
+        for port in service["spec"]["ports"]:
+            target = port.get("targetPort", port["port"])
+            number = port_of(ctr, target) if isinstance(target, str) else target
+            assert number == port["port"], f"{service['metadata']['name']}: {port} -> container port {number}"
+
+    pdb = only(objs, "PodDisruptionBudget")
+    assert pdb["apiVersion"] == "policy/v1"
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert "minAvailable" not in pdb["spec"]
+    assert pdb["spec"]["selector"] == {"matchLabels": POD_LABELS}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_statefulset_shape(name: str) -> None:
+    sts = only(render(name), "StatefulSet")
+    spec, pod = sts["spec"], pod_spec(sts)
+    assert spec["replicas"] == 3
+    assert spec["podManagementPolicy"] == POLICY[name]
+    assert spec["updateStrategy"] == {"type": "RollingUpdate"}
+    assert pod["terminationGracePeriodSeconds"] == 30
+    assert pod["enableServiceLinks"] is False
+
+    (term,) = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert term["labelSelector"] == {"matchLabels": POD_LABELS}
+
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 1000,
+        "runAsGroup": 1000,
+        "fsGroup": 1000,
+        "fsGroupChangePolicy": "OnRootMismatch",
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    ctr = container(sts)
+    assert ctr["image"] == "zkboot:0.1.0"
+    assert ctr["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+    }
+    assert {p["name"]: p["containerPort"] for p in ctr["ports"]} == {
+        "client": 2181,
+        "server": 2888,
+        "leader-election": 3888,
+    }
+    assert ctr["resources"] == {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "1Gi"}}
+
+    # Read-only root: emptyDirs for the conf dir, the log dir and /tmp; the PVC for the data.
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in ctr["volumeMounts"]}
+    for path, volume in (("/opt/zookeeper/conf", "conf"), ("/var/log/zookeeper", "logs"), ("/tmp", "tmp")):
+        assert mounts.get(path) == volume, f"{path} is not on the {volume} volume"
+        assert volumes[volume] == {"name": volume, "emptyDir": {}}
+    assert mounts.get("/var/lib/zookeeper") == "datadir"
+    assert "datadir" not in volumes
+    (claim,) = spec["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "datadir"
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_servers_setting_equals_replicas(name: str) -> None:
+    for sts in statefulsets(render(name)):
+        assert servers_setting(container(sts)) == sts["spec"]["replicas"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_heap_fits_the_memory_limit(name: str) -> None:
+    ctr = container(only(render(name), "StatefulSet"))
+    limit = quantity_bytes(ctr["resources"]["limits"]["memory"])
+    heaps = [a.partition("=")[2] for a in start_args(ctr) if a.startswith("--heap=")]
+    heap = heaps[-1] if heaps else container_env(ctr).get("ZK_HEAP_SIZE", "2G")
+    if name == "legacy":
+        assert heap == "512M"
+    else:
+        assert heap == "auto", "the base ties the heap to the memory limit"
+    if heap != "auto":
+        assert heap_bytes(heap) <= limit // 2, f"heap {heap} leaves less than half of {limit} bytes"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_command_renders_every_member(name: str) -> None:
+    for sts in statefulsets(render(name)):
+        check_statefulset(sts)
+
+
+def test_legacy_zoo_cfg_is_the_contracts() -> None:
+    """The legacy overlay's flags (seed 000's) give CONTRACT section 4's zoo.cfg, for StatefulSet zk."""
+    cfg = check_member(only(render("legacy"), "StatefulSet"), 0)
+    assert list(cfg.items())[:14] == [
+        ("clientPort", "2181"),
+        ("dataDir", "/var/lib/zookeeper/data"),
+        ("dataLogDir", "/var/lib/zookeeper/data/log"),
+        ("tickTime", "2000"),
+        ("initLimit", "10"),
+        ("syncLimit", "5"),
+        ("maxClientCnxns", "60"),
+        ("minSessionTimeout", "4000"),
+        ("maxSessionTimeout", "40000"),
+        ("autopurge.snapRetainCount", "3"),
+        ("autopurge.purgeInterval", "12"),
+        ("server.1", "zk-0.zk-hs.default.svc.cluster.local:2888:3888"),
+        ("server.2", "zk-1.zk-hs.default.svc.cluster.local:2888:3888"),
+        ("server.3", "zk-2.zk-hs.default.svc.cluster.local:2888:3888"),
+    ]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_probes(name: str) -> None:
+    for sts in statefulsets(render(name)):
+        check_probes(sts)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_service_links_are_off_and_would_not_collide(name: str) -> None:
+    objs = render(name)
+    injected = set().union(*(service_link_names(o) for o in objs if o["kind"] == "Service"))
+    assert "ZK_CS_SERVICE_HOST" in injected
+    assert not injected & ZKBOOT_VARIABLES
+    for sts in statefulsets(objs):
+        assert pod_spec(sts)["enableServiceLinks"] is False
+
+
+# --- negative controls: the checks above can fail -------------------------------------------------
+
+
+def test_control_service_named_zk_client_would_set_zk_client_port() -> None:
+    service = {"metadata": {"name": "zk-client"}, "spec": {"ports": [{"name": "client", "port": 2181}]}}
+    assert service_link_names(service) & ZKBOOT_VARIABLES == {"ZK_CLIENT_PORT"}
+
+
+def test_control_servers_flag_disagreeing_with_replicas() -> None:
+    sts = only(render("legacy"), "StatefulSet")
+    ctr = container(sts)
+    ctr["command"] = ["--servers=2" if a == "--servers=3" else a for a in ctr["command"]]
+    with pytest.raises(AssertionError, match="servers setting"):
+        check_statefulset(sts)
+    with pytest.raises(AssertionError, match="server lines"):
+        check_member(sts, 0)
+
+
+def test_control_zk_replicas_disagreeing_with_replicas() -> None:
+    sts = only(render("base"), "StatefulSet")
+    (replicas,) = (e for e in container(sts)["env"] if e["name"] == "ZK_REPLICAS")
+    replicas["value"] = "2"
+    with pytest.raises(AssertionError, match="servers setting"):
+        check_statefulset(sts)
+    with pytest.raises(AssertionError, match="server lines"):
+        check_member(sts, 1)
+
+
+def test_control_ordinal_beyond_the_ensemble() -> None:
+    sts = only(render("base"), "StatefulSet")
+    with pytest.raises(AssertionError, match="exited 2"):
+        check_member(sts, 3)
+
+
+def test_control_data_dir_on_the_read_only_root() -> None:
+    sts = only(render("legacy"), "StatefulSet")
+    ctr = container(sts)
+    ctr["command"] = ["--data_log_dir=/srv/zk/log" if a.startswith("--data_log_dir=") else a for a in ctr["command"]]
+    with pytest.raises(AssertionError, match="read-only root"):
+        check_member(sts, 0)
+
+
+def test_shell_forms_of_the_legacy_command() -> None:
+    sts = only(render("legacy"), "StatefulSet")
+    ctr = container(sts)
+    line = shlex.join(ctr["command"])
+    ctr["command"] = ["sh", "-c", f"exec {line}"]
+    check_statefulset(sts)  # the seeds' form, with exec, passes
+    ctr["command"] = ["sh", "-c", line]
+    with pytest.raises(AssertionError, match="PID 1"):
+        check_statefulset(sts)
+    ctr["command"] = ["sh", "-c", f"zkGenConfig.sh && exec {line}"]
+    with pytest.raises(AssertionError, match="needs a shell"):
+        check_statefulset(sts)
+
+
+@pytest.mark.parametrize(
+    ("field", "command", "message"),
+    [
+        ("livenessProbe", ["zkboot", "probe", "live", "--timeout", "1"], "not below timeoutSeconds"),
+        ("livenessProbe", ["zkboot", "probe", "ready"], "lacking a quorum"),
+        ("readinessProbe", ["zookeeper-ready", "2181"], "Parallel"),
+        ("readinessProbe", ["zkboot", "probe", "ready", "--port", "2182"], "port 2182"),
+        ("readinessProbe", ["zkboot", "probe", "ready", "--bogus"], "unknown option"),
+        ("livenessProbe", ["sh", "-c", "echo ruok | nc 127.0.0.1 2181"], "needs a shell"),
+        ("livenessProbe", ["zkCli.sh", "ls", "/"], "expected zkboot probe"),
+    ],
+)
+def test_control_bad_probes(field: str, command: list[str], message: str) -> None:
+    sts = only(render("base"), "StatefulSet")
+    container(sts)[field]["exec"]["command"] = command
+    with pytest.raises(AssertionError, match=message):
+        check_probes(sts)
+
+
+def test_control_probe_timeout_from_the_environment() -> None:
+    sts = only(render("base"), "StatefulSet")
+    container(sts)["env"].append({"name": "ZK_PROBE_TIMEOUT", "value": "1.5"})
+    with pytest.raises(AssertionError, match="not below timeoutSeconds"):
+        check_probes(sts)
+
+
+def test_control_ready_probe_under_ordered_ready() -> None:
+    sts = only(render("base"), "StatefulSet")
+    sts["spec"]["podManagementPolicy"] = "OrderedReady"
+    with pytest.raises(AssertionError, match="OrderedReady"):
+        check_probes(sts)
