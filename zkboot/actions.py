@@ -30,24 +30,27 @@ def guarded(program: str, environ: Mapping[str, str], action: Callable[[], int])
 
 
 def start(program: str, flags: FlagValues, environ: Mapping[str, str], *, legacy_spelling: bool = False) -> int:
-    settings = resolve(flags, environ, legacy_spelling=legacy_spelling)
-    report = Reporter(program, settings.log_format)
-    plan = boot.plan(settings, environ, need_installation=True)
-    myid_present = boot.check(plan)
-    boot.report_plan(plan, report)
-    boot.write(plan, myid_present, report)
+    plan, report = _write(program, flags, environ, legacy_spelling, need_installation=True)
     boot.start(plan, report, environ)
 
 
 def generate(program: str, flags: FlagValues, environ: Mapping[str, str], *, legacy_spelling: bool = False) -> int:
     """Write the files and stop, as zkGenConfig.sh did."""
+    _write(program, flags, environ, legacy_spelling, need_installation=False)
+    return 0
+
+
+def _write(
+    program: str, flags: FlagValues, environ: Mapping[str, str], legacy_spelling: bool, need_installation: bool
+) -> tuple[boot.Plan, Reporter]:
+    """Resolve, plan and check everything, then report and write: the common part of a start."""
     settings = resolve(flags, environ, legacy_spelling=legacy_spelling)
     report = Reporter(program, settings.log_format)
-    plan = boot.plan(settings, environ, need_installation=False)
+    plan = boot.plan(settings, environ, need_installation=need_installation)
     myid_present = boot.check(plan)
     boot.report_plan(plan, report)
     boot.write(plan, myid_present, report)
-    return 0
+    return plan, report
 
 
 def render(program: str, flags: FlagValues, environ: Mapping[str, str], fmt: str, output_dir: str | None) -> int:
