@@ -8,6 +8,8 @@ The container runs as ``ip netns exec <ns> unshare --uts -- sh -c SETUP ... -- <
   directory, which outlives the pod, or an emptyDir directory, which lives as long as the pod).
   A mount path whose parent is missing on this machine gets a tmpfs over its nearest existing
   ancestor (never ``/``) so that nothing is created outside the run directory;
+- the container's writable layer: a fresh directory for each path of CONTAINER_LAYER that no
+  volume covers (a manifest with only a PVC still writes its conf dir somewhere of its own);
 - memory limit: a tmpfs on /sys/fs/cgroup holding ``memory.max``, so that what the pod reads as
   its cgroup limit is the container's ``resources.limits.memory`` (visible, not enforced).
 The process leads a session of its own, so killing its process group kills the whole pod.
@@ -51,6 +53,11 @@ if [ "$limit" != none ]; then
 fi
 exec "$@"
 """
+
+# Paths of the "image" a container writes to: zkboot's default conf dir and ZooKeeper's log dir,
+# and /tmp.  A container gets its own fresh copy of each (its writable layer) unless a volume
+# covers it; without this, pods of a manifest that mounts no volume there would share the host's.
+CONTAINER_LAYER = ("/opt/zookeeper", "/var/log/zookeeper", "/tmp")
 
 BACKOFF_START = 1.0  # seconds; kubelet starts at 10 s, shortened so tests stay quick
 BACKOFF_MAX = 8.0
@@ -105,12 +112,18 @@ class Pod:
     # -- the container -------------------------------------------------------------------------
 
     def volume_dirs(self) -> dict[str, Path]:
+        """Mount path -> directory: the volumes, and a fresh writable layer for each image path
+        that no volume covers (so that what a pod writes there stays its own)."""
         dirs = {}
         for path, volume in self.sts.mounts.items():
             if volume in self.pvc_dirs:
                 dirs[path] = self.pvc_dirs[volume]
             else:
                 dirs[path] = self.empty_root / volume
+        layer = self.empty_root / f"layer-{self.restarts}"
+        for path in CONTAINER_LAYER:
+            if not any(path == mount or path.startswith(mount.rstrip("/") + "/") for mount in self.sts.mounts):
+                dirs[path] = layer / path.strip("/").replace("/", "_")
         return dirs
 
     def argv(self, command: tuple[str, ...]) -> list[str]:
@@ -121,8 +134,12 @@ class Pod:
         hiding = [path for path, source in order if source.is_relative_to(path)]
         if len(hiding) > 1:
             raise ValueError(f"mount paths {hiding} would hide the volumes' directories; use another run root")
-        for path, source in order:
+        for index, (path, source) in enumerate(order):
             source.mkdir(parents=True, exist_ok=True)
+            # Mount points for the mounts that go on top of this one, made in its source.
+            for inner, _ in order[index + 1 :]:
+                if inner.startswith(path.rstrip("/") + "/"):
+                    (source / inner[len(path.rstrip("/")) + 1 :]).mkdir(parents=True, exist_ok=True)
             mounts += [str(source), path]
         return [
             "ip", "netns", "exec", self.netns, "unshare", "--uts", "--",

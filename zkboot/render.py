@@ -18,6 +18,7 @@ from zkboot.settings import Settings
 
 LOG_PATTERN = "%d{ISO8601} [myid:%X{myid}] - %-5p [%t:%C{1}@%L] - %m%n"
 LOG_CONFIG_FILES = {"log4j": "log4j.properties", "logback": "logback.xml"}
+NEGATIVE_DNS_TTL = 1  # seconds
 # logback has no FATAL; ERROR is the closest it logs.
 LOGBACK_LEVELS = {"FATAL": "ERROR"}
 
@@ -49,6 +50,9 @@ def server_jvmflags(settings: Settings, heap: str, installation: Installation | 
     """The JVM flags zkboot adds: one heap pair, the log configuration, and on Debian the classpath."""
     conf = settings.conf_dir
     flags = [f"-Xmx{heap}", f"-Xms{heap}", f"-Dzookeeper.log.dir={settings.log_dir}"]
+    # Peers' names appear in DNS as their pods are created; the JVM's default 10 s cache of a
+    # failed lookup would keep a member from finding a peer that has just appeared.
+    flags.append(f"-Dsun.net.inetaddr.negative.ttl={NEGATIVE_DNS_TTL}")
     backends = log_backends(settings, installation)
     if "log4j" in backends:
         flags.append(f"-Dlog4j.configuration=file:{conf}/log4j.properties")

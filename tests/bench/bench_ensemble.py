@@ -1,0 +1,201 @@
+"""Ensemble start-up and recovery in the pod simulator, beside plain zkServer.sh in the same pods.
+
+Run from the repository root, as root, with the project's interpreter:
+
+    python tests/bench/bench_ensemble.py [--runs 3]
+
+For each StatefulSet it boots the pods (podsim), then kills the leader (SIGKILL; the kubelet
+restarts it) and reports the median [min-max] of ``--runs`` runs of:
+- start -> serving: from the StatefulSet's creation until every server is a leader or follower
+  (``srvr`` from the host, polled every 50 ms): how long the ensemble really takes;
+- start -> Ready: until every pod is Ready, as the kubelet sees it through the manifest's probes
+  (so it includes the probes' periods: startup every 2 s, readiness every 5 s in manifests/base);
+- kill -> serving, kill -> Ready: the same, from the leader's kill until the killed pod is back
+  (restarted by the kubelet after podsim's 1 s back-off) and every pod serves / is Ready again;
+- DNS misses: runs in which some server looked a peer's name up before that peer's pod existed
+  (``UnknownHostException`` in its log).  The JVM then keeps the failure for its negative DNS cache
+  time (10 s) and the election backs off: such a run is ~10 s slower, whatever boots the server.
+
+StatefulSets: manifests/base (Parallel, ``zkboot probe live``/``ready``) and
+manifests/overlays/legacy (OrderedReady, ``start-zookeeper`` flags, ``zookeeper-ready 2181`` for
+every probe), with 3 and 5 pods; and the baseline: manifests/base with zkboot replaced by a shell
+command that writes an equivalent zoo.cfg, myid and console log configuration by hand and execs
+Debian's ``zkServer.sh start-foreground`` (same pods, probes, heap, ports; the log configuration so
+that both servers log the same lines, and the baseline's misses show), so that zkboot's own share
+shows as the ratio zkboot / baseline.  Not a pytest module (no ``test_`` prefix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
+from podsim.cluster import Simulation, SimulationError
+from podsim.manifest import StatefulSet
+from tests.e2e.conftest import (
+    BASE,
+    LEGACY,
+    SERVING,
+    ZKSERVER,
+    leader,
+    load,
+    log_text,
+    missing_requirements,
+    with_replicas,
+)
+
+TIMEOUT = 180.0
+HEAP = "512m"  # what manifests/base gets from ZK_HEAP_SIZE=auto and its 1Gi limit, and legacy's --heap=512M
+COLUMNS = ("start -> serving", "start -> Ready", "kill -> serving", "kill -> Ready")
+CONF = "/opt/zookeeper/conf"
+# Debian's classpath plus an SLF4J binding (without one its server logs nothing), as zkboot's is.
+CLASSPATH = ":".join(
+    [
+        CONF,
+        "/usr/share/java/zookeeper.jar",
+        "/usr/share/java/slf4j-log4j12.jar",
+        "/usr/share/java/log4j-1.2.jar",
+        "/usr/share/java/netty-codec.jar",
+    ]
+)
+LOG4J = [
+    "log4j.rootLogger=INFO, CONSOLE",
+    "log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender",
+    "log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout",
+    "log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} [myid:%X{myid}] - %-5p [%t:%C{1}@%L] - %m%n",
+]
+
+
+def baseline(replicas: int) -> StatefulSet:
+    """manifests/base with a hand-written zoo.cfg and myid and a plain ``zkServer.sh start-foreground``."""
+    sts = load(BASE)
+    servers = [f"server.{i + 1}={sts.name}-{i}.{sts.domain}:2888:3888" for i in range(replicas)]
+    config = [
+        "clientPort=2181",
+        "dataDir=/var/lib/zookeeper/data",
+        "dataLogDir=/var/lib/zookeeper/log",
+        "tickTime=2000",
+        "initLimit=10",
+        "syncLimit=5",
+        "maxClientCnxns=60",
+        "minSessionTimeout=4000",
+        "maxSessionTimeout=40000",
+        "autopurge.snapRetainCount=3",
+        "autopurge.purgeInterval=0",
+        *servers,
+        "4lw.commands.whitelist=ruok,srvr,mntr",  # the probes need them, as zkboot's do
+        "admin.enableServer=false",
+    ]
+    script = "\n".join(
+        [
+            "set -e",
+            'host=$(hostname); ordinal="${host##*-}"',
+            f"mkdir -p /var/lib/zookeeper/data /var/lib/zookeeper/log {CONF}",
+            "[ -f /var/lib/zookeeper/data/myid ] || echo $((ordinal + 1)) > /var/lib/zookeeper/data/myid",
+            f"printf '%s\\n' {shlex.join(config)} > {CONF}/zoo.cfg",
+            f"printf '%s\\n' {shlex.join(LOG4J)} > {CONF}/log4j.properties",
+            f"exec {ZKSERVER} start-foreground {CONF}/zoo.cfg",
+        ]
+    )
+    flags = f"-Xmx{HEAP} -Xms{HEAP} -Dlog4j.configuration=file:{CONF}/log4j.properties -cp {CLASSPATH}"
+    return dataclasses.replace(sts, replicas=replicas, command=("sh", "-c", script), env={"SERVER_JVMFLAGS": flags})
+
+
+def all_serving(sim: Simulation) -> bool:
+    modes = [sim.mode(i) for i in range(sim.replicas)]
+    return all(mode in SERVING for mode in modes) and modes.count("leader") == 1
+
+
+def watch(sim: Simulation, since: float, back: tuple[int, int] | None = None) -> tuple[float, float]:
+    """Seconds from ``since`` until all serve and until all are Ready; with ``back`` (ordinal,
+    restarts before its kill), only once that pod has been restarted."""
+    serving = ready = None
+    while serving is None or ready is None:
+        now = time.monotonic()
+        if now - since > TIMEOUT:
+            raise SimulationError(f"not serving and Ready after {TIMEOUT:g}s\n{sim.table()}")
+        if back is None or sim.pods[back[0]].restarts > back[1]:
+            if ready is None and sim.ready_count() >= sim.replicas:
+                ready = now - since
+            if serving is None and all_serving(sim):
+                serving = now - since
+        time.sleep(0.05)
+    return serving, ready
+
+
+def one_run(sts: StatefulSet) -> tuple[list[float], bool]:
+    """The four timings of one boot and leader kill, and whether a peer name went unresolved."""
+    with Simulation(sts) as sim:
+        start = time.monotonic()
+        sim.start()
+        serving, ready = watch(sim, start)
+        old = leader(sim)
+        restarts = sim.pods[old].restarts
+        killed = time.monotonic()
+        sim.kill(old)
+        serving_again, ready_again = watch(sim, killed, (old, restarts))
+        missed = any("UnknownHostException" in log_text(sim, i) for i in range(sim.replicas))
+    return [serving, ready, serving_again, ready_again], missed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    problem = missing_requirements()
+    if problem:
+        print(f"bench_ensemble: {problem}", file=sys.stderr)
+        return 1
+
+    configs: list[tuple[str, int, StatefulSet]] = []
+    for replicas in (3, 5):
+        configs.append(("zkboot manifests/base", replicas, with_replicas(load(BASE), replicas)))
+        configs.append(("zkboot overlays/legacy", replicas, with_replicas(load(LEGACY), replicas)))
+        configs.append(("baseline zkServer.sh", replicas, baseline(replicas)))
+
+    medians: dict[tuple[str, int], list[float]] = {}
+    bests: dict[tuple[str, int], list[float]] = {}
+    rows = []
+    for name, replicas, sts in configs:
+        runs, misses = [], 0
+        for run in range(args.runs):
+            result, missed = one_run(sts)
+            runs.append(result)
+            misses += missed
+            seconds = ", ".join(f"{value:.2f}s" for value in result) + (" (DNS miss)" if missed else "")
+            print(f"  {name}, {replicas} pods, run {run + 1}: {seconds}", file=sys.stderr, flush=True)
+        columns = list(zip(*runs, strict=True))
+        medians[name, replicas] = [statistics.median(column) for column in columns]
+        bests[name, replicas] = [min(column) for column in columns]
+        cells = [f"{statistics.median(c):6.2f} [{min(c):5.2f}-{max(c):5.2f}]" for c in columns]
+        rows.append([name, str(replicas), sts.policy, *cells, f"{misses} of {args.runs}"])
+
+    header = ["StatefulSet", "pods", "policy", *(f"{c} (s)" for c in COLUMNS), "DNS misses"]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    print(f"median [min-max] of {args.runs} runs; heap {HEAP} everywhere; podsim back-off 1 s before a restart")
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    print()
+    print("zkboot manifests/base / baseline (same pods, probes, heap and log output), medians and best runs:")
+    for replicas in (3, 5):
+        for label, table in (("median", medians), ("best", bests)):
+            zkboot, plain = table["zkboot manifests/base", replicas], table["baseline zkServer.sh", replicas]
+            ratios = ", ".join(f"{c} {z / b:.2f}x" for c, z, b in zip(COLUMNS, zkboot, plain, strict=True))
+            print(f"  {replicas} pods, {label:6}: {ratios}")
+    print()
+    print("Ready is the kubelet's view through the probes, quantized by their periods (a readiness run that")
+    print("comes before the server serves waits a whole periodSeconds for the next); serving is the servers'.")
+    print("The legacy overlay's Ready is liveness (ruok), not serving: OrderedReady starts zk-0 before its")
+    print("peers' names exist, so every run has DNS misses and the quorum waits out the negative DNS cache")
+    print("and the election's back-off.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
