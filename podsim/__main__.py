@@ -70,7 +70,7 @@ def watch(sim: Simulation, until: float | None, want_ready: int | None) -> None:
             print(f"\n[{time.monotonic() - start:5.1f}s]\n{table}", flush=True)
             shown = table
             last_progress = time.monotonic()
-        elif time.monotonic() - last_progress > 5:
+        elif want_ready is not None and time.monotonic() - last_progress > 5:
             print(f"[{time.monotonic() - start:5.1f}s] {sim.ready_count()} of {sim.replicas} Ready ...", flush=True)
             last_progress = time.monotonic()
         if want_ready is not None and sim.ready_count() >= want_ready:
