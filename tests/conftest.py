@@ -43,6 +43,26 @@ DEBIAN_INSTALLATION = Installation(
     ),
 )
 DOMAIN = "zk-hs.default.svc.cluster.local"
+
+
+def contract_pairs(statefulset: str) -> list[tuple[str, str]]:
+    """CONTRACT section 4: the zoo.cfg pairs seed 000's flags give pod <statefulset>-0, in order."""
+    return [
+        ("clientPort", "2181"),
+        ("dataDir", "/var/lib/zookeeper/data"),
+        ("dataLogDir", "/var/lib/zookeeper/data/log"),
+        ("tickTime", "2000"),
+        ("initLimit", "10"),
+        ("syncLimit", "5"),
+        ("maxClientCnxns", "60"),
+        ("minSessionTimeout", "4000"),
+        ("maxSessionTimeout", "40000"),
+        ("autopurge.snapRetainCount", "3"),
+        ("autopurge.purgeInterval", "12"),
+        *((f"server.{i + 1}", f"{statefulset}-{i}.{DOMAIN}:2888:3888") for i in range(3)),
+    ]
+
+
 NOBODY = 65534
 # Environment variables that configure zkboot or ZooKeeper (prefixes): never inherited by a test.
 ZK_SETTINGS = ("ZK_", "ZOO", "JVMFLAGS", "SERVER_JVMFLAGS")

@@ -25,6 +25,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.conftest import contract_pairs
 from zkboot import probecli
 from zkboot.settings import SCHEMA, heap_bytes
 
@@ -531,22 +532,7 @@ def test_command_renders_every_member(name: str) -> None:
 def test_legacy_zoo_cfg_is_the_contracts() -> None:
     """The legacy overlay's flags (seed 000's) give CONTRACT section 4's zoo.cfg, for StatefulSet zk."""
     cfg = check_member(only(render("legacy"), "StatefulSet"), 0)
-    assert list(cfg.items())[:14] == [
-        ("clientPort", "2181"),
-        ("dataDir", "/var/lib/zookeeper/data"),
-        ("dataLogDir", "/var/lib/zookeeper/data/log"),
-        ("tickTime", "2000"),
-        ("initLimit", "10"),
-        ("syncLimit", "5"),
-        ("maxClientCnxns", "60"),
-        ("minSessionTimeout", "4000"),
-        ("maxSessionTimeout", "40000"),
-        ("autopurge.snapRetainCount", "3"),
-        ("autopurge.purgeInterval", "12"),
-        ("server.1", "zk-0.zk-hs.default.svc.cluster.local:2888:3888"),
-        ("server.2", "zk-1.zk-hs.default.svc.cluster.local:2888:3888"),
-        ("server.3", "zk-2.zk-hs.default.svc.cluster.local:2888:3888"),
-    ]
+    assert list(cfg.items())[:14] == contract_pairs("zk")
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DEBIAN_INSTALLATION as DEBIAN
-from tests.conftest import clean_env, script
+from tests.conftest import clean_env, contract_pairs, script
 from zkboot import legacy
 from zkboot.identity import SystemNames, derive
 from zkboot.install import Installation
@@ -26,22 +26,7 @@ SEED_000_FLAGS = (
     "--log_level=INFO"
 )
 SEED_000_SYSTEM = SystemNames("zok-0", "zok-0.zk-hs.default.svc.cluster.local")
-SEED_000_PAIRS = [
-    ("clientPort", "2181"),
-    ("dataDir", "/var/lib/zookeeper/data"),
-    ("dataLogDir", "/var/lib/zookeeper/data/log"),
-    ("tickTime", "2000"),
-    ("initLimit", "10"),
-    ("syncLimit", "5"),
-    ("maxClientCnxns", "60"),
-    ("minSessionTimeout", "4000"),
-    ("maxSessionTimeout", "40000"),
-    ("autopurge.snapRetainCount", "3"),
-    ("autopurge.purgeInterval", "12"),
-    ("server.1", "zok-0.zk-hs.default.svc.cluster.local:2888:3888"),
-    ("server.2", "zok-1.zk-hs.default.svc.cluster.local:2888:3888"),
-    ("server.3", "zok-2.zk-hs.default.svc.cluster.local:2888:3888"),
-]
+SEED_000_PAIRS = contract_pairs("zok")
 
 SEED_004_ENV = {
     "ZK_REPLICAS": "2",
