@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import signal
 import subprocess
 import threading
@@ -303,6 +302,3 @@ class Pod:
         except subprocess.TimeoutExpired:
             return False, f"probe timed out after {probe.timeout:g}s (kubelet)"
         return result.returncode == 0, (result.stderr or result.stdout)[-300:]
-
-    def describe_command(self) -> str:
-        return shlex.join(self.sts.command)

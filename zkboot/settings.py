@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from zkboot.cfgkeys import reject_managed
@@ -384,10 +384,6 @@ def _validate(settings: Settings) -> None:
             f"expected at most {JAVA_INT_MAX} (lower the tick time or set it explicitly)"
         )
     reject_managed(settings.extra, label(settings, "extra"))
-
-
-def field_names() -> tuple[str, ...]:
-    return tuple(f.name for f in fields(Settings) if f.name not in ("sources", "legacy_spelling"))
 
 
 def describe(specs: Iterable[Spec]) -> str:
