@@ -17,17 +17,16 @@ of the wall time:
     sh -c 'echo ruok | nc -q1 ...'     what the old image's probe did (skipped without nc)
 
 Target: every probe's CPU median within 1.3x of the bare interpreter's.  The console scripts
-are taken from the interpreter's own bin directory.  Standard library only, so that it runs in
-any venv that has zkboot installed; not a pytest module (no ``test_`` prefix).  Exit status: 0
-when the target holds, 1 when it is missed, 2 when the benchmark could not run.
+are taken from the interpreter's own bin directory.  It shares tests/conftest.py's helpers, so
+the venv needs zkboot's test extras (``./dev bench`` installs them); not a pytest module (no
+``test_`` prefix).  Exit status: 0 when the target holds, 1 when it is missed, 2 when the
+benchmark could not run.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,52 +34,18 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for tests.conftest
+from tests.conftest import clean_env, four_letter, free_port, script, stop
+
 RUNS = 30
 WARMUP = 2
 TARGET_RATIO = 1.3
 START_TIMEOUT = 60.0
-BIN = Path(sys.executable).parent
-ZK_SETTINGS = ("ZK_", "ZOO", "JVMFLAGS", "SERVER_JVMFLAGS")
 NC_HINT = "apt-get install -y netcat-openbsd"
 
 
 class BenchError(Exception):
     pass
-
-
-def script(name: str) -> str:
-    """The console script next to this interpreter, else the one on PATH."""
-    path = BIN / name
-    found = str(path) if path.exists() else shutil.which(name)
-    if not found:
-        raise BenchError(f"console script {name} is not installed for {sys.executable}")
-    return found
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(ZK_SETTINGS)}
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
-    env.update(extra)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def four_letter(port: int, word: str, timeout: float = 1.0) -> str:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-            sock.sendall(word.encode())
-            sock.shutdown(socket.SHUT_WR)
-            chunks = []
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-            return b"".join(chunks).decode(errors="replace")
-    except OSError:
-        return ""
 
 
 def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -125,21 +90,10 @@ def start_server(root: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
             tail = log.read_text(errors="replace")[-2000:]
             raise BenchError(f"start-zookeeper exited {process.returncode} before serving:\n{tail}")
         if time.monotonic() > deadline:
-            stop_server(process)
+            stop(process)
             raise BenchError(f"ZooKeeper did not serve on port {port} within {START_TIMEOUT:g}s; see {log}")
         time.sleep(0.1)
     return process, port, log
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the PID we started (start-zookeeper execs into the JVM), SIGKILL if it lingers."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def install_kind() -> str:
@@ -245,7 +199,7 @@ def main() -> int:
             print(f"bench_probe: {exc}", file=sys.stderr)
             return 2
         finally:
-            stop_server(process)
+            stop(process)
     return 0 if report(results, skipped) else 1
 
 
