@@ -247,8 +247,8 @@ class Simulation:
         return "-"
 
     def mode(self, ordinal: int, port: int = 2181) -> str:
-        from zkboot.fourlw import FourLetterError
-        from zkboot.query import Endpoint
+        from zkboot.client.endpoint import Endpoint
+        from zkboot.client.fourlw import FourLetterError
 
         try:
             return Endpoint(self.address(ordinal), port, timeout=0.5).srvr().mode

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from kazoo.client import KazooClient
 
-from zkboot.fourlw import FourLetterError, ask
+from zkboot.client.fourlw import FourLetterError, ask
 
 BIN = Path(sys.executable).parent
 START_DEADLINE = 90.0

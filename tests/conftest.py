@@ -23,12 +23,12 @@ from pathlib import Path
 import pytest
 
 import zkboot
-from zkboot.fourlw import FourLetterError, ask
-from zkboot.install import Installation
+from zkboot.client.fourlw import FourLetterError, ask
+from zkboot.start.install import Installation
 
 BIN = Path(sys.executable).parent
 DEBIAN_ZKSERVER = Path("/usr/share/zookeeper/bin/zkServer.sh")
-# What zkboot.install.inspect makes of Debian's zookeeper package.
+# What zkboot.start.install.inspect makes of Debian's zookeeper package.
 DEBIAN_INSTALLATION = Installation(
     DEBIAN_ZKSERVER,
     "fixed",

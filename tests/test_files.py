@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DOMAIN, NOBODY, Unprivileged, clean_env, script, snapshot, stub_home
-from zkboot import files
 from zkboot.errors import EnvironmentProblem
+from zkboot.start import files
 
 ZK_GEN_CONFIG = script("zkGenConfig.sh")
 START_ZOOKEEPER = script("start-zookeeper")
@@ -152,7 +152,7 @@ def test_write_atomic_replaces_whole_with_mode(tmp_path: Path) -> None:
 CHILD = r"""
 import sys
 from pathlib import Path
-from zkboot.files import write_atomic
+from zkboot.start.files import write_atomic
 target = Path(sys.argv[1])
 a = "A" * 1023 + "\n"
 b = "B" * 1023 + "\n"

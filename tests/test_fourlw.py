@@ -1,4 +1,4 @@
-"""The four-letter-word client (zkboot.fourlw.ask) and zkboot.query.Endpoint over tcp and http,
+"""The four-letter-word client (zkboot.client.fourlw.ask) and zkboot.client.endpoint.Endpoint over tcp and http,
 against fake servers that misbehave one way each (tests/fakes.py)."""
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from tests.fakes import (
     admin_routes_not_serving,
     srvr_text,
 )
-from zkboot import probes
-from zkboot.fourlw import (
+from zkboot.client.endpoint import Endpoint, Srvr, parse_mntr, parse_srvr
+from zkboot.client.fourlw import (
     NOT_SERVING,
     NOT_WHITELISTED,
     REFUSED,
@@ -40,7 +40,7 @@ from zkboot.fourlw import (
     FourLetterError,
     ask,
 )
-from zkboot.query import Endpoint, Srvr, parse_mntr, parse_srvr
+from zkboot.health import probes
 
 GRACE = 0.5  # a failure must come within its timeout plus this (a correctness bound, not a perf target)
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import psutil
 import pytest
 
-from zkboot import heap
+from zkboot.start import heap
 
 MIB = 1 << 20
 GIB = 1 << 30

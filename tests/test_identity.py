@@ -1,4 +1,4 @@
-"""Table-driven tests of ``zkboot.identity.derive``: StatefulSet name, ordinal, myid, domain, members."""
+"""Table-driven tests of ``zkboot.start.identity.derive``: StatefulSet name, ordinal, myid, domain, members."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from zkboot.errors import UsageError
-from zkboot.identity import SystemNames, derive, read_system_names
 from zkboot.settings import resolve
+from zkboot.start.identity import SystemNames, derive, read_system_names
 
 
 @dataclass(frozen=True)

@@ -543,7 +543,7 @@ def tracked(*paths: str) -> list[str]:
 def test_dockerignore_keeps_the_build_inputs_and_drops_the_rest(dockerfile: Dockerfile) -> None:
     rules = ignore_patterns()
     keep = tracked(*wheels_stage_sources(dockerfile))
-    assert "zkboot/templates/zoo.cfg.j2" in keep and "bin/zkboot" in keep, keep
+    assert "zkboot/start/templates/zoo.cfg.j2" in keep and "bin/zkboot" in keep, keep
     assert [p for p in keep if ignored(p, rules)] == [], "the wheels stage's inputs are excluded"
     drop = [
         ".git/HEAD",
@@ -645,7 +645,7 @@ def test_wheel_holds_the_package_data_and_every_script(installed: Installed) -> 
     with zipfile.ZipFile(installed.wheel) as archive:
         names = set(archive.namelist())
         entry_points = next(archive.read(n).decode() for n in names if n.endswith(".dist-info/entry_points.txt"))
-    templates = {f"zkboot/templates/{p.name}" for p in (ROOT / "zkboot" / "templates").glob("*.j2")}
+    templates = {f"zkboot/start/templates/{p.name}" for p in (ROOT / "zkboot" / "start" / "templates").glob("*.j2")}
     assert templates and templates <= names, sorted(templates - names)
     assert "zkboot/py.typed" in names
     version = zkboot.__version__

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DEBIAN_INSTALLATION, DEBIAN_ZKSERVER, executable, stub_home
-from zkboot import install
 from zkboot.errors import EnvironmentProblem
+from zkboot.start import install
 
 UPSTREAM_ZKENV = """\
 #!/usr/bin/env bash

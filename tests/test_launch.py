@@ -9,9 +9,9 @@ import pytest
 
 from tests.conftest import DEBIAN_INSTALLATION as FIXED
 from tests.conftest import clean_env, script, stub_home
-from zkboot import launch, render
-from zkboot.install import Installation
 from zkboot.settings import Settings, resolve
+from zkboot.start import launch, render
+from zkboot.start.install import Installation
 
 UPSTREAM = Installation(Path("/opt/zookeeper/bin/zkServer.sh"), "upstream", "3.8.4", "logback", ())
 

@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from tests.conftest import contract_pairs
-from zkboot import probecli
+from zkboot.cli import light as probecli
 from zkboot.settings import SCHEMA, heap_bytes
 
 ROOT = Path(__file__).resolve().parent.parent

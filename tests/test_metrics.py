@@ -14,8 +14,8 @@ from prometheus_client.samples import Sample
 
 from tests.conftest import clean_env, free_port, script
 from tests.fakes import MNTR_TEXT, Canned, FakeAdmin, NeverAnswers, NotServing, NotWhitelisted
-from zkboot import metrics
-from zkboot.query import parse_mntr
+from zkboot.client.endpoint import parse_mntr
+from zkboot.health import metrics
 
 MNTR = parse_mntr(MNTR_TEXT)
 STRINGS = ("zk_version", "zk_server_state", "zk_peer_state")  # the values of MNTR that are not numbers

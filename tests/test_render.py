@@ -12,11 +12,11 @@ import pytest
 
 from tests.conftest import DEBIAN_INSTALLATION as DEBIAN
 from tests.conftest import clean_env, contract_pairs, script
-from zkboot import legacy
-from zkboot.identity import SystemNames, derive
-from zkboot.install import Installation
-from zkboot.render import RenderedFile, log_backends, render
+from zkboot.cli import legacy
 from zkboot.settings import LOG_LEVELS, Settings, resolve
+from zkboot.start.identity import SystemNames, derive
+from zkboot.start.install import Installation
+from zkboot.start.render import RenderedFile, log_backends, render
 
 SEED_000_FLAGS = (
     "--servers=3 --data_dir=/var/lib/zookeeper/data --data_log_dir=/var/lib/zookeeper/data/log "

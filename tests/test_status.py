@@ -1,4 +1,4 @@
-"""zkboot.status: the verdict, table and JSON from hand-built member states, and ``collect``
+"""zkboot.health.status: the verdict, table and JSON from hand-built member states, and ``collect``
 asking fake servers (tests/fakes.py)."""
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from tests.fakes import (
     same_port_on_loopbacks,
     srvr_text,
 )
-from zkboot import status
-from zkboot.fourlw import NOT_SERVING, REFUSED, TIMED_OUT
-from zkboot.identity import Identity, Member
-from zkboot.query import Endpoint, Srvr
-from zkboot.status import MemberState
+from zkboot.client.endpoint import Endpoint, Srvr
+from zkboot.client.fourlw import NOT_SERVING, REFUSED, TIMED_OUT
+from zkboot.health import status
+from zkboot.health.status import MemberState
+from zkboot.start.identity import Identity, Member
 
 ZXID = 0x100000010
 

@@ -1,3 +1,3 @@
-from zkboot.entry import main
+from zkboot.cli.entry import main
 
 main()

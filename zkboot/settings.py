@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from zkboot.cfgkeys import reject_managed
 from zkboot.errors import UsageError
+from zkboot.start.cfgkeys import reject_managed
 
 LOG_LEVELS = ("FATAL", "ERROR", "WARN", "INFO", "DEBUG", "TRACE")
 LOG_FORMATS = ("text", "json")

@@ -112,7 +112,7 @@ def bytecode_note() -> str:
     import importlib.util
 
     try:
-        spec = importlib.util.find_spec("zkboot.probecli")
+        spec = importlib.util.find_spec("zkboot.cli.light")
     except ImportError:
         spec = None
     if spec is None or not spec.cached:

@@ -25,8 +25,8 @@ import pytest
 
 from podsim.cluster import Simulation
 from podsim.manifest import StatefulSet, load_kustomization, load_seed, load_yaml
-from zkboot.fourlw import FourLetterError
-from zkboot.query import Endpoint, Srvr
+from zkboot.client.endpoint import Endpoint, Srvr
+from zkboot.client.fourlw import FourLetterError
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"

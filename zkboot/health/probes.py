@@ -10,8 +10,8 @@ Each check returns None when it passes, else the one-line reason.
 
 from __future__ import annotations
 
-from zkboot.fourlw import NOT_SERVING, UNEXPECTED, FourLetterError
-from zkboot.query import Endpoint
+from zkboot.client.endpoint import Endpoint
+from zkboot.client.fourlw import NOT_SERVING, UNEXPECTED, FourLetterError
 
 
 def live(endpoint: Endpoint) -> str | None:

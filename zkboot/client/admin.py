@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from zkboot.fourlw import UNEXPECTED, Deadline, FourLetterError, exchange
+from zkboot.client.fourlw import UNEXPECTED, Deadline, FourLetterError, exchange
 
 
 def get_command(host: str, port: int, command: str, timeout: float) -> dict[str, object]:

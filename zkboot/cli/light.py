@@ -25,8 +25,8 @@ from __future__ import annotations
 import os
 import sys
 
-from zkboot.fourlw import FourLetterError
-from zkboot.query import TRANSPORTS, Endpoint, tls_context
+from zkboot.client.endpoint import TRANSPORTS, Endpoint, tls_context
+from zkboot.client.fourlw import FourLetterError
 
 TYPE_CHECKING = False  # collections.abc and typing cost a probe milliseconds to import
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ def _usage(program: str) -> int:
 
 
 def run_probe(program: str, check: str, args: Sequence[str], positional_port: bool = False) -> int:
-    from zkboot.probes import CHECKS
+    from zkboot.health.probes import CHECKS
 
     try:
         options = parse(args, os.environ, positional_port)
@@ -187,7 +187,7 @@ def run_probe(program: str, check: str, args: Sequence[str], positional_port: bo
 
 
 def run_metrics(program: str, args: Sequence[str], positional_port: bool = False) -> int:
-    from zkboot.metrics import RENDERERS
+    from zkboot.health.metrics import RENDERERS
 
     try:
         options = parse(args, os.environ, positional_port)

@@ -1,6 +1,6 @@
 """Render the files a pod gets, as text, from settings and identity (pure: nothing is read or written).
 
-Templates live in ``zkboot/templates`` and render with ``StrictUndefined``: a missing value is a
+Templates live in ``zkboot/start/templates`` and render with ``StrictUndefined``: a missing value is a
 bug to surface, never an empty string in zoo.cfg.
 """
 
@@ -12,9 +12,9 @@ from pathlib import Path
 import jinja2
 
 from zkboot import __version__
-from zkboot.identity import Identity
-from zkboot.install import Installation
 from zkboot.settings import Settings
+from zkboot.start.identity import Identity
+from zkboot.start.install import Installation
 
 LOG_PATTERN = "%d{ISO8601} [myid:%X{myid}] - %-5p [%t:%C{1}@%L] - %m%n"
 LOG_CONFIG_FILES = {"log4j": "log4j.properties", "logback": "logback.xml"}
@@ -23,7 +23,7 @@ NEGATIVE_DNS_TTL = 1  # seconds
 LOGBACK_LEVELS = {"FATAL": "ERROR"}
 
 _ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("zkboot", "templates"),
+    loader=jinja2.PackageLoader("zkboot.start", "templates"),
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=True,
     autoescape=False,

@@ -10,11 +10,11 @@ import sys
 
 
 def main() -> None:
-    from zkboot.probecli import zkboot_light
+    from zkboot.cli.light import zkboot_light
 
     code = zkboot_light(sys.argv[1:])
     if code is not None:
         sys.exit(code)
-    from zkboot.cli import main as cli_main
+    from zkboot.cli.app import main as cli_main
 
     sys.exit(cli_main())

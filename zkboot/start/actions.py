@@ -11,10 +11,11 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from zkboot import boot, files
 from zkboot.errors import UsageError, ZkbootError
-from zkboot.report import Reporter
 from zkboot.settings import FlagValues, label, resolve
+from zkboot.start import files
+from zkboot.start import pipeline as boot
+from zkboot.start.report import Reporter
 
 
 def guarded(program: str, environ: Mapping[str, str], action: Callable[[], int]) -> int:
@@ -113,8 +114,9 @@ def status(
     transport: str | None,
 ) -> int:
     """Ask every member of the ensemble this pod belongs to; exit 1 when there is no quorum."""
-    from zkboot import identity, probecli
-    from zkboot import status as ensemble
+    from zkboot.cli import light as probecli
+    from zkboot.health import status as ensemble
+    from zkboot.start import identity
 
     if fmt not in ("table", "json"):
         raise UsageError(f"--format={fmt!r}: expected table or json")

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from zkboot.errors import EnvironmentProblem
-from zkboot.render import RenderedFile
+from zkboot.start.render import RenderedFile
 
 FILE_MODE = 0o644
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from zkboot import cfgkeys, files, heap, identity, install, launch, render
 from zkboot.errors import EnvironmentProblem
-from zkboot.report import Reporter
 from zkboot.settings import Settings, label
+from zkboot.start import cfgkeys, files, heap, identity, install, launch, render
+from zkboot.start.report import Reporter
 
 
 @dataclass(frozen=True)

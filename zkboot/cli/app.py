@@ -20,8 +20,10 @@ try:  # typer 0.2x carries its own copy of click
 except ImportError:  # older typer runs on click itself
     from click import exceptions as click_exceptions  # type: ignore[no-redef,import-not-found,unused-ignore]
 
-from zkboot import __version__, actions, probecli
+from zkboot import __version__
+from zkboot.cli import light as probecli
 from zkboot.settings import SCHEMA, SPECS
+from zkboot.start import actions
 
 app = typer.Typer(
     add_completion=False,

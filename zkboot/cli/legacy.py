@@ -12,9 +12,9 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from zkboot import actions
 from zkboot.errors import UsageError
 from zkboot.settings import LEGACY_SPECS, SCHEMA, Spec, describe
+from zkboot.start import actions
 
 FLAG_TO_SPEC = {flag: spec for spec in SCHEMA for flag in spec.flags}
 

@@ -12,9 +12,9 @@ import threading
 import time
 from dataclasses import dataclass
 
-from zkboot.fourlw import NOT_SERVING, TIMED_OUT, FourLetterError
-from zkboot.identity import Identity
-from zkboot.query import Endpoint, Srvr
+from zkboot.client.endpoint import Endpoint, Srvr
+from zkboot.client.fourlw import NOT_SERVING, TIMED_OUT, FourLetterError
+from zkboot.start.identity import Identity
 
 JOIN_GRACE = 0.5  # seconds beyond the per-member deadline before a member counts as timed out
 

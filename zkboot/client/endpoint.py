@@ -11,7 +11,7 @@ Standard library only; ``ssl``, ``json`` and ``http.client`` are imported only w
 
 from __future__ import annotations
 
-from zkboot.fourlw import NOT_SERVING, NOT_SERVING_TEXT, UNEXPECTED, FourLetterError, ask
+from zkboot.client.fourlw import NOT_SERVING, NOT_SERVING_TEXT, UNEXPECTED, FourLetterError, ask
 
 TYPE_CHECKING = False  # typing itself costs a probe ~2 ms to import
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ class Endpoint:
         return ask(command, self.host, self.port, self.timeout, self.tls if self.transport == "tls" else None)
 
     def _admin(self, command: str) -> dict[str, object]:
-        from zkboot.admin import get_command  # http.client and json only for this transport
+        from zkboot.client.admin import get_command  # http.client and json only for this transport
 
         document = get_command(self.host, self.admin_port, command, self.timeout)
         error = document.get("error")

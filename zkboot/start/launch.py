@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import NoReturn
 
 from zkboot.errors import EnvironmentProblem
-from zkboot.install import Installation
 from zkboot.settings import Settings, heap_bytes
+from zkboot.start.install import Installation
 
 
 def argv(installation: Installation, settings: Settings) -> list[str]:

@@ -1,0 +1,1 @@
+"""What Kubernetes and people ask of a running server: probes, ensemble status, metrics."""

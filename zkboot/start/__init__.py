@@ -1,0 +1,4 @@
+"""The start pipeline.
+
+settings -> identity -> installation -> heap -> rendered files and JVM flags -> checks -> writes -> exec.
+"""
