@@ -2,7 +2,7 @@
 
     python -m podsim                         # zkboot's manifests/base, 3 pods, with a demonstration
     python -m podsim --manifest manifests/overlays/legacy
-    python -m podsim --seed ../shared/seeds/003_562cfce8ed3cb8e6.txt --replicas 3
+    python -m podsim --seed path/to/article.txt --replicas 3   # an article's cat <<END>x.yaml block
 
 It prints the status table whenever it changes while the pods come up (a progress line every few
 seconds in between), then writes a znode through the first pod and reads it through the last,
@@ -80,7 +80,7 @@ def watch(sim: Simulation, until: float | None, want_ready: int | None) -> None:
         raise SimulationError(f"not all {want_ready} pods Ready in time\n{sim.table()}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m podsim", description=__doc__.splitlines()[0])
     parser.add_argument("--manifest", default=str(REPO / "manifests" / "base"), help="kustomize dir or YAML file")
     parser.add_argument("--seed", help="a seed article holding a cat <<END>x.yaml block")
@@ -88,13 +88,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=240, help="seconds to wait for all pods Ready")
     parser.add_argument("--no-demo", action="store_true", help="skip the write/read demonstration")
     parser.add_argument("--once", action="store_true", help="exit once all pods are Ready (and demonstrated)")
-    args = parser.parse_args(argv)
+    args = parser.parse_args()
     try:
         sts = load(args)
         with Simulation(sts) as sim:
             print(f"podsim run {sim.run_id}: StatefulSet {sts.name} ({sts.replicas} pods, {sts.policy}), "
                   f"pods on {sim.net.subnet}, files under {sim.root}", flush=True)  # fmt: skip
             sim.start()
+            if sim.removed_runs:
+                gone = ", ".join(sim.removed_runs)
+                print(f"removed what runs {gone} left behind (their owners are gone)", flush=True)
             watch(sim, time.monotonic() + args.timeout, sts.replicas)
             if not args.no_demo:
                 demonstrate(sim)

@@ -2,7 +2,7 @@
 
     with Simulation(sts) as sim:
         sim.start()
-        sim.wait_ready(3, timeout=120)
+        sim.wait(lambda: sim.ready_count() == 3, 120, "3 pods Ready")
         print(sim.table())
 
 - ``podManagementPolicy``: OrderedReady creates pod i once pods 0..i-1 are Running and Ready;
@@ -10,9 +10,12 @@
 - DNS: every existing pod's ``<sts>-<i>.<service>.<namespace>.svc.cluster.local`` is in every
   pod's /etc/hosts, ready or not, as a headless Service with ``publishNotReadyAddresses`` gives.
 - PVCs: one directory per pod and claim under the run directory; kept across restarts and pod
-  deletions, removed only by ``delete(ordinal, with_pvc=True)`` or at the end of the run.
+  deletions, removed at the end of the run.
 - Cleanup (processes by recorded PID, namespaces, links, /etc/netns entries, the run directory)
-  happens on ``close()``, which the context manager, atexit and SIGTERM/SIGINT all reach.
+  happens on ``close()``, which the context manager, atexit and SIGTERM/SIGINT all reach; what a
+  run killed before its cleanup left behind, the next run's ``start()`` removes (podsim/runs.py).
+- The image: zkboot's commands from this interpreter's bin directory (or ``image_bin``), refused
+  at once when a pod would see a fresh directory there instead (podsim/pod.py, fresh_paths).
 Needs root (network namespaces, mounts); says so in one line otherwise.
 """
 
@@ -26,13 +29,15 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any
 
+from podsim import runs
 from podsim.manifest import StatefulSet
 from podsim.net import Network
-from podsim.pod import Pod
+from podsim.pod import Pod, fresh_paths
+from podsim.zk import ZkError, srvr
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -41,35 +46,34 @@ class SimulationError(Exception):
     pass
 
 
+def check_image_bin(bin_dir: Path, sts: StatefulSet) -> None:
+    """SimulationError when the pods would see a fresh directory where ``bin_dir`` is: their
+    container command would then fail with "zkboot: not found" and restart for ever."""
+    for path, why in fresh_paths(sts).items():
+        if any(seen.is_relative_to(path) for seen in (bin_dir, bin_dir.resolve())):
+            raise SimulationError(
+                f"the image's bin dir {bin_dir} lies under {path}, which every pod gets a fresh directory for "
+                f"({why}): the pods would not find zkboot's commands there; put the venv elsewhere "
+                f"(e.g. python3 -m venv /srv/zkboot-venv)"
+            )
+
+
 class Simulation:
-    def __init__(
-        self,
-        sts: StatefulSet,
-        *,
-        root: Path | None = None,
-        image_bin: Path | None = None,
-        env: dict[str, str] | None = None,
-        keep: bool = False,
-    ) -> None:
+    def __init__(self, sts: StatefulSet, *, image_bin: Path | None = None) -> None:
+        # The "image": zkboot's commands from this interpreter's bin directory, ZooKeeper from PATH.
+        bin_dir = image_bin or Path(sys.executable).parent
+        check_image_bin(bin_dir, sts)
         if os.geteuid() != 0:
             raise SimulationError("podsim needs root (network namespaces, bind mounts): run it as root")
         self.sts = sts
         self.replicas = sts.replicas
-        self.run_id = secrets.token_hex(3)
-        # Not under /tmp: a pod's emptyDir on /tmp would hide its other volumes' sources.
-        self.root = root or Path("/var/tmp") / f"podsim-{self.run_id}"
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.keep = keep
-        # The "image": zkboot's commands from this interpreter's bin directory, ZooKeeper from PATH.
-        bin_dir = image_bin or Path(sys.executable).parent
-        self.env = {
-            "PATH": f"{bin_dir}:{DEFAULT_PATH}",
-            "HOME": "/tmp",
-            "LANG": "C.UTF-8",
-            **sts.env,
-            **(env or {}),
-        }
-        self.net = Network(self.run_id)
+        self.env = {"PATH": f"{bin_dir}:{DEFAULT_PATH}", "HOME": "/tmp", "LANG": "C.UTF-8", **sts.env}
+        self.run_id, self.root = runs.create()
+        try:
+            self.net = Network(self.run_id)
+        except BaseException:
+            shutil.rmtree(self.root, ignore_errors=True)
+            raise
         self.pods: dict[int, Pod] = {}
         self.lock = threading.RLock()
         self.stopping = threading.Event()
@@ -78,6 +82,7 @@ class Simulation:
         self.closed = False
         self.overrides: dict[int, int] = {}  # ordinal -> ordinal whose PVC it gets (fault injection)
         self.terminating: set[int] = set()
+        self.removed_runs: list[str] = []  # runs whose leftovers start() removed
         atexit.register(self.close)
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -98,6 +103,7 @@ class Simulation:
         raise SystemExit(128 + signum)
 
     def start(self) -> None:
+        self.removed_runs = runs.sweep()
         self.net.create_bridge()
         self.controller.start()
 
@@ -114,9 +120,8 @@ class Simulation:
             pod._signal_group(signal.SIGKILL)
         for pod in list(self.pods.values()):
             pod.thread.join(timeout=5)
-        self.net.close()
-        if not self.keep:
-            shutil.rmtree(self.root, ignore_errors=True)
+        self.net.close()  # the names before the directory: see runs.sweep
+        shutil.rmtree(self.root, ignore_errors=True)
         atexit.unregister(self.close)
 
     # -- the controller ----------------------------------------------------------------------------
@@ -135,7 +140,7 @@ class Simulation:
         for ordinal in sorted(self.pods, reverse=True):
             if ordinal >= self.replicas and ordinal not in self.terminating:
                 self.terminating.add(ordinal)
-                threading.Thread(target=self._terminate, args=(ordinal, False, None), daemon=True).start()
+                threading.Thread(target=self._terminate, args=(ordinal, None), daemon=True).start()
         for ordinal in range(self.replicas):
             if ordinal in self.pods:
                 continue
@@ -157,23 +162,18 @@ class Simulation:
         owner = self.overrides.pop(ordinal, ordinal)
         pvcs = {claim: self.pvc_dir(owner, claim) for claim in self.sts.claims}
         empty = self.root / "emptydir" / f"{self.sts.name}-{ordinal}-{secrets.token_hex(2)}"
-        logs = self.root / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        pod = Pod(self.sts, ordinal, namespace, pvcs, empty, self.env, logs, self.notify)
+        pod = Pod(self.sts, ordinal, namespace, pvcs, empty, self.env, self.root, self.notify)
         self.pods[ordinal] = pod
         self._write_hosts()
         pod.start()
 
-    def _terminate(self, ordinal: int, with_pvc: bool, pvc_of: int | None) -> None:
+    def _terminate(self, ordinal: int, pvc_of: int | None) -> None:
         """Delete pod ``ordinal`` (SIGTERM, grace period, SIGKILL) outside the controller's lock."""
         pod = self.pods[ordinal]
         pod.delete()
         shutil.rmtree(pod.empty_root, ignore_errors=True)
         with self.lock:
             del self.pods[ordinal]
-            if with_pvc:
-                for claim in self.sts.claims:
-                    shutil.rmtree(self.pvc_dir(ordinal, claim), ignore_errors=True)
             if pvc_of is not None:
                 self.overrides[ordinal] = pvc_of
             if ordinal >= self.replicas:
@@ -199,14 +199,14 @@ class Simulation:
         """Start a held pod again, on the same PVC."""
         self.pods[ordinal].restart()
 
-    def delete(self, ordinal: int, with_pvc: bool = False, pvc_of: int | None = None) -> None:
-        """Delete the pod (SIGTERM, grace period); the controller recreates it on its PVC, or on
-        a fresh one ``with_pvc``, or (fault injection) on pod ``pvc_of``'s.  Returns once deleted."""
+    def delete(self, ordinal: int, pvc_of: int | None = None) -> None:
+        """Delete the pod (SIGTERM, grace period); the controller recreates it on its PVC, or
+        (fault injection) on pod ``pvc_of``'s.  Returns once deleted."""
         with self.lock:
             if ordinal in self.terminating:
                 raise SimulationError(f"pod {ordinal} is already being deleted")
             self.terminating.add(ordinal)
-        self._terminate(ordinal, with_pvc, pvc_of)
+        self._terminate(ordinal, pvc_of)
 
     def scale(self, replicas: int) -> None:
         with self.lock:
@@ -218,7 +218,7 @@ class Simulation:
     def ready_count(self) -> int:
         return sum(1 for pod in self.pods.values() if pod.running() and pod.ready)
 
-    def wait(self, predicate: Any, timeout: float, what: str, progress: Any = None) -> float:
+    def wait(self, predicate: Callable[[], bool], timeout: float, what: str) -> float:
         """Seconds until ``predicate()`` holds; SimulationError after ``timeout``."""
         start = time.monotonic()
         while True:
@@ -226,19 +226,13 @@ class Simulation:
                 return time.monotonic() - start
             if time.monotonic() - start > timeout:
                 raise SimulationError(f"timed out after {timeout:g}s waiting for {what}\n{self.table()}")
-            if progress is not None:
-                progress()
             time.sleep(0.1)
-
-    def wait_ready(self, count: int | None = None, timeout: float = 180, progress: Any = None) -> float:
-        want = self.replicas if count is None else count
-        return self.wait(lambda: self.ready_count() >= want, timeout, f"{want} pods Ready", progress)
 
     def address(self, ordinal: int) -> str:
         return self.net.address(ordinal)
 
-    def client_hosts(self, port: int = 2181) -> str:
-        return ",".join(f"{self.address(i)}:{port}" for i in sorted(self.pods))
+    def client_hosts(self) -> str:
+        return ",".join(f"{self.address(i)}:2181" for i in sorted(self.pods))
 
     def myid(self, ordinal: int) -> str:
         for claim in self.sts.claims:
@@ -246,13 +240,11 @@ class Simulation:
                 return candidate.read_text().strip()
         return "-"
 
-    def mode(self, ordinal: int, port: int = 2181) -> str:
-        from zkboot.client.endpoint import Endpoint
-        from zkboot.client.fourlw import FourLetterError
-
+    def mode(self, ordinal: int) -> str:
+        """The mode the pod's server reports to ``srvr``, or why there is none (refused, ...)."""
         try:
-            return Endpoint(self.address(ordinal), port, timeout=0.5).srvr().mode
-        except FourLetterError as exc:
+            return srvr(self.address(ordinal)).mode
+        except ZkError as exc:
             return exc.kind
 
     def rows(self) -> list[dict[str, str]]:

@@ -1,14 +1,14 @@
 """What the simulator needs from a StatefulSet manifest, read from YAML as Kubernetes would.
 
 Sources: any YAML stream with one StatefulSet (``kubectl kustomize`` output, a manifest file), or a
-seed article from ``shared/seeds`` whose manifest sits in a ``cat <<END>file.yaml ... END`` block.
+seed article whose manifest sits in a ``cat <<END>file.yaml ... END`` block.
 """
 
 from __future__ import annotations
 
 import re
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,6 @@ class StatefulSet:
     readiness: Probe | None
     grace_period: float = 30.0
     namespace: str = "default"
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def domain(self) -> str:
@@ -112,7 +111,6 @@ def from_documents(documents: list[Any]) -> StatefulSet:
         readiness=Probe.from_spec(container.get("readinessProbe")),
         grace_period=float(pod.get("terminationGracePeriodSeconds", 30)),
         namespace=sts["metadata"].get("namespace", "default"),
-        extra={"securityContext": pod.get("securityContext", {})},
     )
 
 

@@ -5,16 +5,26 @@ Names carry the run id so two runs never collide: bridge ``zb<run>``, namespaces
 The subnet is ``10.251.<n>.0/24`` with ``n`` from the run id, checked free; the host end of the
 bridge is ``.254`` so that tests on the host reach the pods, and pods get ``.1``, ``.2``, ...
 Pods have no default route: they reach each other and the host's bridge address, nothing else.
+
+``leftovers()`` finds every name of that form, by run id, for the removal of runs whose owner
+died without its cleanup (podsim/runs.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
+import re
+import shutil
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 
 NETNS_ETC = Path("/etc/netns")
+RUN_ID = "[0-9a-f]{6}"  # secrets.token_hex(3): keeps ``zb<run>h<ordinal>`` within 15 characters
+NAMESPACE_NAME = re.compile(rf"zkbsim-({RUN_ID})-[0-9]+")
+LINK_NAME = re.compile(rf"zb({RUN_ID})(?:h[0-9]+)?")
 
 
 class NetError(Exception):
@@ -46,6 +56,44 @@ def choose_subnet(run_id: str) -> ipaddress.IPv4Network:
         if not any(candidate.overlaps(net) for net in used):
             return candidate
     raise NetError("no free /24 in 10.251.0.0/16 for the pod network")
+
+
+@dataclass
+class Names:
+    """What one run made that carries its id: namespaces, links (veths, bridge), /etc/netns entries."""
+
+    namespaces: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+    etc_entries: list[str] = field(default_factory=list)
+
+
+def leftovers() -> dict[str, Names]:
+    """Every namespace, link and /etc/netns entry named as podsim names them, by run id."""
+    found: dict[str, Names] = {}
+    for line in ip("netns", "list").stdout.splitlines():
+        words = line.split()
+        if words and (match := NAMESPACE_NAME.fullmatch(words[0])):
+            found.setdefault(match.group(1), Names()).namespaces.append(words[0])
+    for link in json.loads(ip("-j", "link", "show").stdout or "[]"):
+        name = str(link.get("ifname", ""))
+        if match := LINK_NAME.fullmatch(name):
+            found.setdefault(match.group(1), Names()).links.append(name)
+    if NETNS_ETC.is_dir():
+        for entry in NETNS_ETC.iterdir():
+            if match := NAMESPACE_NAME.fullmatch(entry.name):
+                found.setdefault(match.group(1), Names()).etc_entries.append(entry.name)
+    return found
+
+
+def remove(names: Names) -> None:
+    """Delete the namespaces (their veth ends go with them), the links left, the /etc/netns entries."""
+    for ns in names.namespaces:
+        ip("netns", "del", ns, check=False)
+    # The veths before the bridge they are enslaved to; each may be gone with its namespace.
+    for link in sorted(names.links, key=len, reverse=True):
+        ip("link", "del", link, check=False)
+    for entry in names.etc_entries:
+        shutil.rmtree(NETNS_ETC / entry, ignore_errors=True)
 
 
 class Network:

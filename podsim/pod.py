@@ -12,7 +12,9 @@ The container runs as ``ip netns exec <ns> unshare --uts -- sh -c SETUP ... -- <
   volume covers (a manifest with only a PVC still writes its conf dir somewhere of its own);
 - memory limit: a tmpfs on /sys/fs/cgroup holding ``memory.max``, so that what the pod reads as
   its cgroup limit is the container's ``resources.limits.memory`` (visible, not enforced).
-The process leads a session of its own, so killing its process group kills the whole pod.
+The process leads a session of its own, so killing its process group kills the whole pod; its PID
+and start time are recorded in the run directory as it starts (podsim/runs.py), so that a later
+run can kill it should this one die without its cleanup.
 Pods run as root here: securityContext's user is not simulated.
 """
 
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from podsim.manifest import Probe, StatefulSet
+from podsim.runs import Record
 
 SETUP = r"""
 set -e
@@ -62,6 +65,36 @@ BACKOFF_START = 1.0  # seconds; kubelet starts at 10 s, shortened so tests stay 
 BACKOFF_MAX = 8.0
 
 
+def covers(outer: str, path: str) -> bool:
+    """``path`` is ``outer`` or lies under it."""
+    return path == outer or path.startswith(outer.rstrip("/") + "/")
+
+
+def layer_paths(mounts: dict[str, str]) -> list[str]:
+    """The CONTAINER_LAYER paths that no volume mount covers: each gets a fresh directory."""
+    return [path for path in CONTAINER_LAYER if not any(covers(mount, path) for mount in mounts)]
+
+
+def fresh_paths(sts: StatefulSet) -> dict[str, str]:
+    """Every path under which a pod of ``sts`` sees none of this machine's files -> why.
+
+    Each volume mount and container-layer path; and for one that is missing here and lies under
+    no other (SETUP makes the others' mount points in their parent's source), the nearest existing
+    ancestor, on which SETUP puts a tmpfs (never ``/``: SETUP refuses that).
+    """
+    paths = [*sts.mounts, *layer_paths(sts.mounts)]
+    fresh: dict[str, str] = {}
+    for path in paths:
+        fresh[path] = "a volume mount" if path in sts.mounts else "the container's writable layer"
+        if not Path(path).is_dir() and not any(covers(other, path) for other in paths if other != path):
+            parent = Path(path).parent
+            while not parent.is_dir():  # ends at / at the latest
+                parent = parent.parent
+            if parent != Path("/"):
+                fresh.setdefault(str(parent), f"a tmpfs, {path} being missing on this machine")
+    return fresh
+
+
 @dataclass
 class ProbeState:
     probe: Probe
@@ -69,7 +102,6 @@ class ProbeState:
     successes: int = 0
     passed: bool = False
     next_run: float = 0.0
-    last_output: str = ""
 
 
 class Pod:
@@ -81,17 +113,17 @@ class Pod:
         pvc_dirs: dict[str, Path],
         empty_root: Path,
         env: dict[str, str],
-        log_dir: Path,
+        run_dir: Path,
         on_change: Callable[[], None],
     ) -> None:
         self.sts = sts
-        self.ordinal = ordinal
         self.hostname = f"{sts.name}-{ordinal}"
         self.netns = namespace
         self.pvc_dirs = pvc_dirs
         self.empty_root = empty_root
         self.env = env
-        self.log_path = log_dir / f"{self.hostname}.log"
+        self.log_path = run_dir / "logs" / f"{self.hostname}.log"
+        self.record_path = run_dir / "procs" / self.hostname
         self.on_change = on_change
         self.process: subprocess.Popen[bytes] | None = None
         self.restarts = 0
@@ -120,9 +152,8 @@ class Pod:
             else:
                 dirs[path] = self.empty_root / volume
         layer = self.empty_root / f"layer-{self.restarts}"
-        for path in CONTAINER_LAYER:
-            if not any(path == mount or path.startswith(mount.rstrip("/") + "/") for mount in self.sts.mounts):
-                dirs[path] = layer / path.strip("/").replace("/", "_")
+        for path in layer_paths(self.sts.mounts):
+            dirs[path] = layer / path.strip("/").replace("/", "_")
         return dirs
 
     def argv(self, command: tuple[str, ...]) -> list[str]:
@@ -150,7 +181,7 @@ class Pod:
             with self.log_path.open("ab") as log:
                 log.write(f"--- podsim: starting {self.hostname} (restart {self.restarts}) ---\n".encode())
                 log.flush()
-                self.process = subprocess.Popen(
+                process = subprocess.Popen(
                     self.argv(self.sts.command),
                     stdin=subprocess.DEVNULL,
                     stdout=log,
@@ -158,6 +189,11 @@ class Pod:
                     env=self.env,
                     start_new_session=True,
                 )
+            # Recorded before it counts as running, so that a running pod is always on record.
+            record = Record.of(process.pid)
+            if record is not None:
+                record.write(self.record_path)
+            self.process = process
             self.started_at = time.monotonic()
             self.ready = self.live = False
             self.started = self.sts.startup is None
@@ -264,7 +300,6 @@ class Pod:
         probe = state.probe
         state.next_run = time.monotonic() + probe.period
         ok, output = self.exec_probe(probe)
-        state.last_output = output
         changed = False
         with self.lock:
             if not self.running():

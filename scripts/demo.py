@@ -16,7 +16,8 @@ from pathlib import Path
 
 from kazoo.client import KazooClient
 
-from zkboot.client.fourlw import FourLetterError, ask
+from zkboot.client.fourlw import ask
+from zkboot.errors import FourLetterError
 
 BIN = Path(sys.executable).parent
 START_DEADLINE = 90.0

@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 import zkboot
-from zkboot.client.fourlw import FourLetterError, ask
+from zkboot.client.fourlw import ask
+from zkboot.errors import FourLetterError
 from zkboot.start.install import Installation
 
 BIN = Path(sys.executable).parent

@@ -380,9 +380,11 @@ def admin_routes(state: str = "standalone") -> dict[str, tuple[int, bytes]]:
 
 
 def admin_routes_not_serving(status: int = 200) -> dict[str, tuple[int, bytes]]:
-    """An admin server whose ZooKeeper has no quorum: ruok is fine, srvr and mntr say so."""
+    """An admin server whose ZooKeeper has no quorum: ruok, srvr and mntr all say so (ZooKeeper's
+    admin commands, ruok included, need a running server)."""
     error = "This ZooKeeper instance is not currently serving requests"
     routes = admin_routes()
+    routes["/commands/ruok"] = (status, json.dumps({"command": "ruok", "error": error}).encode())
     routes["/commands/srvr"] = (status, json.dumps({"command": "server_stats", "error": error}).encode())
     routes["/commands/mntr"] = (status, json.dumps({"command": "monitor", "error": error}).encode())
     return routes

@@ -59,7 +59,7 @@ class Ensemble:
     def __init__(self, root: Path, launcher: Any) -> None:
         self.root = root
         self.launcher = launcher
-        self.client_port, self.server_port, self.election_port = free_on_all(3)
+        self.client_port, self.server_port, self.election_port, self.admin_port = free_on_all(4)
         self.hosts = root / "hosts"
         lines = ["127.0.0.1 localhost"]
         lines += [f"{address(i)} zk-{i}.{DOMAIN} zk-{i}" for i in range(SERVERS)]
@@ -78,6 +78,8 @@ class Ensemble:
             f"--client_port={self.client_port}",
             f"--server_port={self.server_port}",
             f"--election_port={self.election_port}",
+            "--admin-server=on",
+            f"--admin-port={self.admin_port}",
             *TIMING,
         ]
 
@@ -92,11 +94,14 @@ class Ensemble:
             *self.settings(),
             "--set",
             f"clientPortAddress={address(ordinal)}",
+            "--set",
+            f"admin.serverAddress={address(ordinal)}",
         ]
         self.members[ordinal] = self.launcher(self.in_pod(command), paths)
 
-    def probe(self, check: str, ordinal: int) -> subprocess.CompletedProcess[str]:
+    def probe(self, check: str, ordinal: int, transport: str = "tcp") -> subprocess.CompletedProcess[str]:
         command = [script("zkboot"), "probe", check, f"--host={address(ordinal)}", f"--port={self.client_port}"]
+        command += [f"--transport={transport}", f"--admin-port={self.admin_port}"]
         return subprocess.run(command, capture_output=True, text=True, timeout=10, check=False, env=clean_env())
 
     def status(self, ordinal: int) -> tuple[int, dict[str, Any]]:
@@ -126,6 +131,9 @@ def test_ensemble_forms_then_loses_quorum(ensemble: Ensemble) -> None:
     code, status = ensemble.status(0)
     modes = sorted(member["mode"] for member in status["members"])
     assert modes == ["follower", "follower", "leader"], status
+    for ordinal in range(SERVERS):
+        for check in ("live", "ready"):
+            assert ensemble.probe(check, ordinal, "http").returncode == 0
     assert code == 0
     assert status["verdict"].startswith("quorum held: 3 of 3 serving, leader zk-")
     assert [m["myid"] for m in status["members"]] == [1, 2, 3]
@@ -147,6 +155,9 @@ def test_ensemble_forms_then_loses_quorum(ensemble: Ensemble) -> None:
     assert failed.stderr.count("\n") == 1
     assert "(not serving)" in failed.stderr
     assert ensemble.probe("live", survivor).returncode == 0  # imok without quorum: live, not ready
+    # The same over the admin server: an answer at all is live (its ruok says "not serving").
+    assert ensemble.probe("live", survivor, "http").returncode == 0, ensemble.probe("live", survivor, "http").stderr
+    assert "(not serving)" in ensemble.probe("ready", survivor, "http").stderr
 
     code, status = ensemble.status(survivor)
     assert code == 1

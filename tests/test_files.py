@@ -190,8 +190,10 @@ def test_write_atomic_survives_sigkill(tmp_path: Path) -> None:
     content_b = ("B" * 1023 + "\n") * 2048
     target.write_text(content_a)
     expected = {content_a.encode(), content_b.encode()}
-    seen = set()
     for iteration in range(25):
+        # Held open, the file the child starts from keeps its inode (no reuse by a later write),
+        # and its link count says whether a write replaced it.
+        original = target.open("rb")
         proc = subprocess.Popen(
             [sys.executable, "-c", CHILD, str(target)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
@@ -206,11 +208,15 @@ def test_write_atomic_survives_sigkill(tmp_path: Path) -> None:
             assert proc.stdout is not None and proc.stderr is not None
             proc.stdout.close()
             proc.stderr.close()
+            links = os.fstat(original.fileno()).st_nlink
+            original.close()
         data = target.read_bytes()
         assert data in expected, f"iteration {iteration}: partial file of {len(data)} bytes"
-        seen.add(data[:1])
-    # Leftover .zoo.cfg.*.tmp files are acceptable after SIGKILL; the real file is always whole.
-    assert seen <= {b"A", b"B"}
+        # The child reports a write before starting it, so with 2+ reports its first write had
+        # returned: the file must have been replaced (renamed over), not rewritten in place or
+        # left alone. Leftover .zoo.cfg.*.tmp files are acceptable after SIGKILL.
+        if wanted >= 2:
+            assert links == 0, f"iteration {iteration}: {wanted - 1} writes returned, the file was never replaced"
 
 
 # --- myid guard: the library function -----------------------------------------------------------
@@ -273,10 +279,10 @@ def test_check_myid_not_text(tmp_path: Path) -> None:
     assert myid.read_bytes() == b"\xff\xfe\n"
 
 
-def test_check_myid_unreadable(tmp_path: Path) -> None:
+def test_check_myid_a_directory_is_refused(tmp_path: Path) -> None:
     myid = tmp_path / "myid"
     myid.mkdir()
-    with pytest.raises(EnvironmentProblem, match="cannot read"):
+    with pytest.raises(EnvironmentProblem, match="myid: a directory where myid must go; expected a file or nothing"):
         files.check_myid(myid, 1, "zk-0")
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 
 import pytest
 
 from zkboot.errors import UsageError
-from zkboot.settings import resolve
 from zkboot.start.identity import SystemNames, derive, read_system_names
+from zkboot.start.settings import resolve
 
 
 @dataclass(frozen=True)
@@ -284,9 +285,31 @@ def test_hostname_setting_wins_over_system_names() -> None:
     assert (who.hostname, who.ordinal, who.domain) == ("zk-1", 1, "hs.ns.svc.cluster.local")
 
 
-def test_read_system_names_gives_short_hostname() -> None:
-    names = read_system_names()
-    assert names.hostname
-    assert "." not in names.hostname
-    assert names.hostname == names.hostname.lower()
-    assert names.fqdn.split(".")[0] == names.hostname
+FQDN = "zk-1.zk-hs.default.svc.cluster.local"
+
+
+@pytest.mark.parametrize(
+    ("gethostname", "canonical", "expected"),
+    [
+        ("zk-1", FQDN, SystemNames("zk-1", FQDN)),  # as in a pod: /etc/hosts names the FQDN first
+        ("ZK-1", FQDN.upper() + ".", SystemNames("zk-1", FQDN)),  # lower case, no root dot
+        (FQDN, FQDN, SystemNames("zk-1", FQDN)),  # a hostname set to the FQDN is cut to its first label
+        ("zk-1", "build-box.example.org", SystemNames("zk-1", "zk-1")),  # another host's name is not ours
+        ("zk-1", None, SystemNames("zk-1", "zk-1")),  # no lookup: the hostname alone
+        ("zk-1.hs.ns", None, SystemNames("zk-1", "zk-1.hs.ns")),
+    ],
+    ids=["pod", "upper-case-root-dot", "fqdn-hostname", "foreign-canonical", "lookup-fails", "fqdn-lookup-fails"],
+)
+def test_read_system_names_gives_short_hostname(
+    monkeypatch: pytest.MonkeyPatch, gethostname: str, canonical: str | None, expected: SystemNames
+) -> None:
+    # The system's names come from the kernel and the resolver: both stand-ins here, so each case
+    # has a known answer (the real machine's names would only be compared with themselves).
+    def getaddrinfo(host: str, *args: object) -> list[tuple[object, ...]]:
+        if canonical is None:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, canonical, ("10.1.2.3", 0))]
+
+    monkeypatch.setattr(socket, "gethostname", lambda: gethostname)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    assert read_system_names() == expected

@@ -31,7 +31,7 @@ import pytest
 
 import zkboot
 from tests.conftest import ZK_SETTINGS, free_port
-from zkboot.settings import SPECS
+from zkboot.start.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
@@ -440,7 +440,7 @@ def test_final_stage_user_and_dirs(dockerfile: Dockerfile) -> None:
         if arg.startswith("/")
     }
     for name in WRITTEN_DIRS:
-        default = SPECS[name].default
+        default = Settings.option(name).default
         assert default, name
         assert default in created, f"{name} default {default} is not created in the runtime stage"
         assert default in owned, f"{name} default {default} is not chowned to {UID}"
@@ -467,7 +467,7 @@ def test_final_stage_probes_ports_and_entrypoint(dockerfile: Dockerfile) -> None
     assert set(options.split()) == {"--interval=10s", "--timeout=3s", "--start-period=30s"}, options
 
     ports = {int(p) for i in final.all("EXPOSE") for p in i.args.split()}
-    assert ports == {int(SPECS[n].default or 0) for n in ("client_port", "server_port", "election_port")}
+    assert ports == {int(Settings.option(n).default or 0) for n in ("client_port", "server_port", "election_port")}
 
     assert exec_form(final.all("ENTRYPOINT")[-1]) == ["zkboot"]
     cmd = exec_form(final.all("CMD")[-1])

@@ -9,9 +9,9 @@ import pytest
 
 from tests.conftest import DEBIAN_INSTALLATION as FIXED
 from tests.conftest import clean_env, script, stub_home
-from zkboot.settings import Settings, resolve
 from zkboot.start import launch, render
 from zkboot.start.install import Installation
+from zkboot.start.settings import Settings, resolve
 
 UPSTREAM = Installation(Path("/opt/zookeeper/bin/zkServer.sh"), "upstream", "3.8.4", "logback", ())
 
@@ -66,7 +66,7 @@ def test_environment(tmp_path: Path, installation: Installation) -> None:
     assert env["ZOO_LOG_DIR"] == f"{tmp_path}/logs"
     assert env["PATH"] == "/usr/bin:/bin" and env["HOME"] == "/home/zk"
     assert xmx(env["SERVER_JVMFLAGS"]) == ["-Xmx768M"]
-    assert env["SERVER_JVMFLAGS"].split() == flags
+    assert env["SERVER_JVMFLAGS"].split() == list(flags)
     assert base == {"PATH": "/usr/bin:/bin", "HOME": "/home/zk"}  # not mutated
 
 

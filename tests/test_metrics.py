@@ -16,6 +16,7 @@ from tests.conftest import clean_env, free_port, script
 from tests.fakes import MNTR_TEXT, Canned, FakeAdmin, NeverAnswers, NotServing, NotWhitelisted
 from zkboot.client.endpoint import parse_mntr
 from zkboot.health import metrics
+from zkboot.options import METRICS_FORMATS
 
 MNTR = parse_mntr(MNTR_TEXT)
 STRINGS = ("zk_version", "zk_server_state", "zk_peer_state")  # the values of MNTR that are not numbers
@@ -172,7 +173,7 @@ def test_bad_format_is_usage(argv: list[str], extra: dict[str, str]) -> None:
     done = run(argv, **extra)
     assert (done.returncode, done.stdout) == (2, "")
     assert len(done.stderr.splitlines()) == 1
-    assert "expected text, prometheus or json" in done.stderr
+    assert "expected one of text, prometheus, json" in done.stderr
 
 
 # --- the renderers ---------------------------------------------------------------------------------
@@ -262,4 +263,4 @@ def test_to_prometheus_names() -> None:
 
 def test_to_prometheus_of_the_canned_mntr() -> None:
     assert_prometheus_of(metrics.to_prometheus(MNTR), MNTR)
-    assert metrics.RENDERERS.keys() == set(metrics.FORMATS)
+    assert metrics.RENDERERS.keys() == set(METRICS_FORMATS)

@@ -352,3 +352,22 @@ def test_the_heavy_path_does_import_typer() -> None:
     code, modules = imports_of(["zkboot", "render", "--help"])
     assert code in (0, None)
     assert "typer" in modules
+
+
+def imported_modules(argv: Sequence[str]) -> set[str]:
+    """Every module ``python -X importtime`` reports for ``argv`` (interpreter start included)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", *argv], capture_output=True, text=True, timeout=10, env=clean_env()
+    )
+    return {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_tcp_probes_import_only_zkboot_and_the_socket_module() -> None:
+    """The README's claim: beyond the interpreter's own start, a tcp probe loads zkboot's modules
+    and the C module ``_socket``, nothing else (no socket, ssl, json, typing, re, dataclasses)."""
+    bare = imported_modules(["-c", "pass"])
+    with Canned() as fake:
+        for argv in (["zookeeper-ready", str(fake.port)], ["zkboot", "probe", "ready", f"--port={fake.port}"]):
+            extra = imported_modules([script(argv[0]), *argv[1:]]) - bare
+            assert "_socket" in extra, extra
+            assert {m for m in extra if m != "_socket" and m.split(".")[0] != "zkboot"} == set(), argv

@@ -6,6 +6,7 @@ import json
 import re
 import shlex
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,10 @@ import pytest
 from tests.conftest import DEBIAN_INSTALLATION as DEBIAN
 from tests.conftest import clean_env, contract_pairs, script
 from zkboot.cli import legacy
-from zkboot.settings import LOG_LEVELS, Settings, resolve
 from zkboot.start.identity import SystemNames, derive
 from zkboot.start.install import Installation
-from zkboot.start.render import RenderedFile, log_backends, render
+from zkboot.start.render import RenderedFile, log_backends, render, server_jvmflags
+from zkboot.start.settings import LOG_LEVELS, Settings, resolve
 
 SEED_000_FLAGS = (
     "--servers=3 --data_dir=/var/lib/zookeeper/data --data_log_dir=/var/lib/zookeeper/data/log "
@@ -71,14 +72,16 @@ def legacy_settings(flags: str, environ: dict[str, str] | None = None) -> Settin
     return resolve(parsed, environ or {})
 
 
-def files_by_name(files: list[RenderedFile]) -> dict[str, RenderedFile]:
+def files_by_name(files: Sequence[RenderedFile]) -> dict[str, RenderedFile]:
     return {Path(f.path).name: f for f in files}
 
 
 def render_files(
     settings: Settings, system: SystemNames | None, installation: Installation | None = None
 ) -> dict[str, RenderedFile]:
-    return files_by_name(render(settings, derive(settings, system), settings.heap, installation))
+    return files_by_name(
+        render(settings, derive(settings, system), server_jvmflags(settings, settings.heap, installation), installation)
+    )
 
 
 def cfg_pairs(text: str) -> list[tuple[str, str]]:
@@ -112,9 +115,13 @@ def test_seed_000_zoo_cfg(installation: str) -> None:
     assert pairs[: len(SEED_000_PAIRS)] == SEED_000_PAIRS
     rest = pairs[len(SEED_000_PAIRS) :]
     assert [key for key, _ in rest] == PRODUCT_KEYS
-    whitelist = dict(rest)["4lw.commands.whitelist"].split(",")
-    assert whitelist[:3] == ["ruok", "srvr", "mntr"]
-    assert dict(rest)["admin.enableServer"] in ("true", "false")
+    # Nothing in the seed's flags asks for more: the probes' three words, and the admin server off
+    # (an unauthenticated HTTP port is opt-in, --admin-server=on), on its default port.
+    assert dict(rest) == {
+        "4lw.commands.whitelist": "ruok,srvr,mntr",
+        "admin.enableServer": "false",
+        "admin.serverPort": "8080",
+    }
     assert_well_formed(zoo.content)
 
 
@@ -240,7 +247,7 @@ def test_log_backends_setting_then_installation_then_both(
 
 def test_render_file_order_and_kinds() -> None:
     settings = legacy_settings(SEED_000_FLAGS)
-    files = render(settings, derive(settings, SEED_000_SYSTEM), "512M", None)
+    files = render(settings, derive(settings, SEED_000_SYSTEM), server_jvmflags(settings, "512M", None), None)
     assert [(Path(f.path).name, f.kind) for f in files] == [
         ("zoo.cfg", "config"),
         ("java.env", "config"),
@@ -299,7 +306,7 @@ def test_cli_render_json(tmp_path: Path) -> None:
     result = run_render(tmp_path, "--format", "json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
-    assert set(document) == {"identity", "zookeeper", "heap", "files", "warnings"}
+    assert set(document) == {"identity", "zookeeper", "heap", "jvmflags", "files", "warnings"}
     assert document["identity"] == {
         "hostname": "zok-0",
         "fqdn": "zok-0.zk-hs.default.svc.cluster.local",
@@ -315,6 +322,9 @@ def test_cli_render_json(tmp_path: Path) -> None:
     assert [set(f) for f in document["files"]] == [{"path", "kind", "content"}] * 5
     by_name = {Path(f["path"]).name: f for f in document["files"]}
     assert by_name["myid"] == {"path": f"{tmp_path}/data/myid", "kind": "myid", "content": "1\n"}
+    # The flags are computed once: java.env carries exactly the list the document shows.
+    assert f'SERVER_JVMFLAGS="{" ".join(document["jvmflags"])}"' in by_name["java.env"]["content"].splitlines()
+    assert "-Xmx512M" in document["jvmflags"]
     assert by_name["zoo.cfg"]["path"] == f"{tmp_path}/conf/zoo.cfg"
     assert "autopurge.purgeInterval=12\n" in by_name["zoo.cfg"]["content"]
     assert list(tmp_path.iterdir()) == []

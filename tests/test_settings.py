@@ -1,4 +1,4 @@
-"""Table-driven tests of ``zkboot.settings.resolve``: defaults, precedence, parsing, validation."""
+"""Table-driven tests of ``zkboot.start.settings.resolve``: defaults, precedence, parsing, validation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from zkboot.errors import UsageError
-from zkboot.settings import Settings, resolve
+from zkboot.start.render import whitelist
+from zkboot.start.settings import Settings, resolve
 
 # CONTRACT section 2: every old setting's default.
 DEFAULTS: list[tuple[str, Any]] = [
@@ -152,12 +153,12 @@ def test_extra_entries(flags: dict[str, Any], environ: dict[str, str], expected:
 )
 def test_whitelist_merges_required_words_first(given: str | None, expected: tuple[str, ...]) -> None:
     settings = resolve({"four_letter_words": given}, {})
-    assert settings.whitelist == expected
+    assert whitelist(settings) == expected
 
 
 def test_whitelist_from_environment() -> None:
     settings = resolve({}, {"ZK_4LW_WHITELIST": "cons,wchs"})
-    assert settings.whitelist == ("ruok", "srvr", "mntr", "cons", "wchs")
+    assert whitelist(settings) == ("ruok", "srvr", "mntr", "cons", "wchs")
 
 
 @pytest.mark.parametrize(

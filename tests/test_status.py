@@ -4,6 +4,7 @@ asking fake servers (tests/fakes.py)."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 
 from tests.conftest import DOMAIN, free_port
@@ -19,7 +20,7 @@ from tests.fakes import (
     srvr_text,
 )
 from zkboot.client.endpoint import Endpoint, Srvr
-from zkboot.client.fourlw import NOT_SERVING, REFUSED, TIMED_OUT
+from zkboot.errors import Kind
 from zkboot.health import status
 from zkboot.health.status import MemberState
 from zkboot.start.identity import Identity, Member
@@ -35,12 +36,12 @@ def up(ordinal: int, mode: str, zxid: int = ZXID) -> MemberState:
     return MemberState(ordinal + 1, host(ordinal), 2181, Srvr(mode, zxid, 0.5, 3, 0, "3.8.0"), None)
 
 
-def down(ordinal: int, problem: str = f"{TIMED_OUT}: gave no answer in time") -> MemberState:
+def down(ordinal: int, problem: str = f"{Kind.TIMED_OUT}: gave no answer in time") -> MemberState:
     return MemberState(ordinal + 1, host(ordinal), 2181, None, problem)
 
 
 def not_serving(ordinal: int) -> MemberState:
-    return down(ordinal, f"{NOT_SERVING}: {host(ordinal)}:2181 is not serving requests")
+    return down(ordinal, f"{Kind.NOT_SERVING}: {host(ordinal)}:2181 is not serving requests")
 
 
 # --- verdict ---------------------------------------------------------------------------------------
@@ -80,7 +81,7 @@ def test_two_down_loses_quorum() -> None:
 
 
 def test_all_down() -> None:
-    held, line = status.verdict([down(0), down(1, f"{REFUSED}: refused"), not_serving(2)])
+    held, line = status.verdict([down(0), down(1, f"{Kind.REFUSED}: refused"), not_serving(2)])
     assert not held
     assert line.startswith(
         "quorum lost: 0 of 3 voting members serving, 2 needed; no leader; not serving: zk-0 (myid 1)"
@@ -114,7 +115,7 @@ def test_standalone_serving_and_not() -> None:
         True,
         "serving: zk-0 is standalone",
     )
-    held, line = status.verdict([MemberState(1, "zk-0", 2181, None, f"{REFUSED}: 127.0.0.1:2181 refused")])
+    held, line = status.verdict([MemberState(1, "zk-0", 2181, None, f"{Kind.REFUSED}: 127.0.0.1:2181 refused")])
     assert not held
     assert line == "not serving: zk-0 (refused: 127.0.0.1:2181 refused)"
     held, line = status.verdict([MemberState(1, "zk-0", 2181, Srvr("looking", 0, 0.0, 0, 0, ""), None)])
@@ -126,13 +127,13 @@ def test_standalone_serving_and_not() -> None:
 
 def test_member_state_properties() -> None:
     assert (up(0, "leader").reachable, up(0, "leader").mode) == (True, "leader")
-    assert (not_serving(1).reachable, not_serving(1).mode) == (True, NOT_SERVING)
+    assert (not_serving(1).reachable, not_serving(1).mode) == (True, Kind.NOT_SERVING)
     assert (down(2).reachable, down(2).mode) == (False, "-")
     assert down(2).address == f"{host(2)}:2181"
 
 
 def test_table() -> None:
-    states = [up(0, "leader"), not_serving(1), down(2, f"{REFUSED}: zk-2 refused the connection")]
+    states = [up(0, "leader"), not_serving(1), down(2, f"{Kind.REFUSED}: zk-2 refused the connection")]
     lines = status.table(states).splitlines()
     assert len(lines) == 4
     assert lines[0].split() == ["MYID", "ADDRESS", "REACHABLE", "MODE", "ZXID", "LATENCY", "CONNS", "OUTSTANDING"]
@@ -171,7 +172,7 @@ def test_to_json() -> None:
         "address": f"{host(2)}:2181",
         "reachable": False,
         "mode": "-",
-        "problem": f"{TIMED_OUT}: gave no answer in time",
+        "problem": f"{Kind.TIMED_OUT}: gave no answer in time",
     }
 
 
@@ -198,13 +199,13 @@ def test_collect_standalone() -> None:
 def test_collect_standalone_not_serving() -> None:
     with NotServing() as fake:
         (only,) = status.collect(STANDALONE, Endpoint(port=fake.port, timeout=2.0))
-    assert only.stats is None and only.reachable and only.mode == NOT_SERVING
-    assert (only.problem or "").startswith(f"{NOT_SERVING}: ")
+    assert only.stats is None and only.reachable and only.mode == Kind.NOT_SERVING
+    assert (only.problem or "").startswith(f"{Kind.NOT_SERVING}: ")
 
 
 def test_collect_refused() -> None:
     (only,) = status.collect(STANDALONE, Endpoint(port=free_port(), timeout=2.0))
-    assert (only.problem or "").startswith(f"{REFUSED}: ")
+    assert (only.problem or "").startswith(f"{Kind.REFUSED}: ")
     assert not only.reachable
 
 
@@ -213,7 +214,7 @@ def test_collect_over_http() -> None:
         (good,) = status.collect(STANDALONE, Endpoint(port=free_port(), admin_port=healthy.port, transport="http"))
         (bad,) = status.collect(STANDALONE, Endpoint(port=free_port(), admin_port=quorumless.port, transport="http"))
     assert good.stats is not None and good.stats.mode == "leader"
-    assert bad.stats is None and bad.mode == NOT_SERVING
+    assert bad.stats is None and bad.mode == Kind.NOT_SERVING
 
 
 def test_collect_asks_every_member() -> None:
@@ -225,29 +226,50 @@ def test_collect_asks_every_member() -> None:
 
 
 def test_collect_silent_members_time_out_together() -> None:
-    timeout = 0.4
+    # Asked in parallel, three silent members cost one timeout (the join's grace on top at most);
+    # asked one after another, three. The bound is under two timeouts, so even two in a row fail
+    # it; the timeout is long enough for the grace and some slack to fit under that.
+    timeout = 1.0
+    bound = timeout + status.JOIN_GRACE + 0.3
+    assert bound < 2 * timeout, "the bound would admit members asked one after another"
     with NeverAnswers() as fake:
         start = time.monotonic()
         states = status.collect(
             ensemble("127.0.0.1", "127.0.0.1", "127.0.0.1"), Endpoint(port=fake.port, timeout=timeout)
         )
         elapsed = time.monotonic() - start
-    # Asked in parallel: one timeout for all, not one each (and the join's grace on top at most).
-    assert elapsed < timeout + status.JOIN_GRACE + 1.0, elapsed
-    assert [s.problem.split(":")[0] if s.problem else None for s in states] == [TIMED_OUT] * 3
+    assert elapsed < bound, elapsed
+    assert [s.problem.split(":")[0] if s.problem else None for s in states] == [Kind.TIMED_OUT] * 3
     assert status.verdict(states)[0] is False
+
+
+class AnswersLate(Canned):
+    """Canned, on any host and port, answering ``delay`` seconds after reading the command."""
+
+    def __init__(self, delay: float, replies: dict[str, str], host: str, port: int) -> None:
+        super().__init__(replies, host=host, port=port)
+        self.delay = delay
+
+    def handle(self, conn: socket.socket, index: int) -> None:
+        answer = self.reply(self.read(conn))
+        if not self.stopping.wait(self.delay) and answer is not None:
+            conn.sendall(answer)
 
 
 def test_collect_a_three_member_ensemble_on_three_loopback_addresses() -> None:
     # One fake per member, all on the same port as an ensemble's members are, on 127.0.0.1-3.
+    # The follower answers late and the third member never: asked in parallel that costs one
+    # timeout, asked one after another late + timeout, which the bound below rejects.
+    timeout, late = 1.5, 1.0
+    bound = timeout + status.JOIN_GRACE + 0.3
+    assert bound < late + timeout, "the bound would admit members asked one after another"
     fakes: list[FakeServer] = same_port_on_loopbacks(
         [
             lambda h, p: Canned({"srvr": srvr_text("leader", ZXID)}, host=h, port=p),
-            lambda h, p: Canned({"srvr": srvr_text("follower", ZXID - 2)}, host=h, port=p),
+            lambda h, p: AnswersLate(late, {"srvr": srvr_text("follower", ZXID - 2)}, host=h, port=p),
             lambda h, p: NeverAnswers(h, p),
         ]
     )
-    timeout = 0.4
     try:
         for fake in fakes:
             fake.start()
@@ -259,9 +281,9 @@ def test_collect_a_three_member_ensemble_on_three_loopback_addresses() -> None:
     finally:
         for fake in fakes:
             fake.stop()
-    assert elapsed < timeout + status.JOIN_GRACE + 1.0, elapsed
+    assert elapsed < bound, elapsed
     assert [s.mode for s in states] == ["leader", "follower", "-"]
-    assert (states[2].problem or "").startswith(f"{TIMED_OUT}: ")
+    assert (states[2].problem or "").startswith(f"{Kind.TIMED_OUT}: ")
     held, line = status.verdict(states)
     assert held
     assert line.startswith("quorum held: 2 of 3 serving, leader ")

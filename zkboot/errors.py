@@ -1,16 +1,21 @@
-"""The two kinds of failure zkboot reports, each with its exit code.
+"""Every failure zkboot reports, in one small hierarchy, and the names of the ways a query fails.
 
-Every error is one line that names the setting or path, what was seen and what was expected.
-The entry points print it and exit; nothing prints a traceback for these.
+An error is one line (or one line per problem) that names the setting or path, what was seen and
+what was expected; the front ends print it and exit with ``exit_code``, never with a traceback.
+Standard library only and nothing to import: the probe path loads this every few seconds.
 """
 
 from __future__ import annotations
 
 
 class ZkbootError(Exception):
-    """A failure to report as one line; ``exit_code`` says whose fault it is."""
+    """A failure to report as one line per problem; ``exit_code`` says whose fault it is."""
 
     exit_code = 1
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
 class UsageError(ZkbootError):
@@ -23,3 +28,33 @@ class EnvironmentProblem(ZkbootError):
     """The machine is not as needed (unwritable dir, myid mismatch, no ZooKeeper)."""
 
     exit_code = 1
+
+
+class Kind:
+    """Why a server gave no usable answer, as the probes print it: ``not ready (<kind>): ...``."""
+
+    REFUSED = "refused"
+    TIMED_OUT = "timed out"
+    NOT_WHITELISTED = "not in the 4lw whitelist"
+    NOT_SERVING = "not serving"
+    UNEXPECTED = "unexpected reply"
+    UNREACHABLE = "unreachable"
+
+
+class QueryError(ZkbootError):
+    """No usable answer from a server; ``kind`` is one of ``Kind``, the text says the rest."""
+
+    exit_code = 1
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+
+
+class FourLetterError(QueryError):
+    """A four-letter word (plain or TLS) got no usable answer."""
+
+
+class AdminError(QueryError):
+    """The admin server's HTTP ``/commands/<name>`` got no usable answer."""

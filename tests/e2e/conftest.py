@@ -1,11 +1,13 @@
 """The ``sim`` fixture and plain helpers for the end-to-end tests (and tests/bench/bench_ensemble.py).
 
-``sim(manifest, replicas=None)`` builds a podsim Simulation from a StatefulSet (or a kustomize dir,
-a seed article or a YAML file), starts it and returns it; every simulation a test made is closed
-when the test ends, pass or fail.  When a test fails, its report gets a section per simulation
-with the status table, the pods' events and the tail of each pod's log, taken before the close.
+``sim(manifest, replicas=None)`` builds a podsim Simulation from a StatefulSet (or a kustomize dir
+or a YAML file), starts it and returns it; every simulation a test made is closed when the test
+ends, pass or fail.  When a test fails, its report gets a section per simulation with the status
+table, the pods' events and the tail of each pod's log, taken before the close.
 
-The shared/ directory sits beside the repository (``../shared``), locally and in CI.
+The servers are judged with podsim's own ``srvr`` reader (podsim/zk.py), never with zkboot's
+client: a bug in zkboot's parser must not make zkboot's servers look right.  Every manifest the
+tests boot is in the repository (manifests/, tests/fixtures/).
 Needs root (network namespaces, mounts), ``ip``, ``unshare``, ``kubectl`` (kustomize) and Debian's
 ZooKeeper; the tests are skipped otherwise (and a skip fails under CI, see tests/conftest.py).
 The ``e2e`` marker is registered in pyproject.toml.
@@ -24,15 +26,17 @@ from pathlib import Path
 import pytest
 
 from podsim.cluster import Simulation
-from podsim.manifest import StatefulSet, load_kustomization, load_seed, load_yaml
-from zkboot.client.endpoint import Endpoint, Srvr
-from zkboot.client.fourlw import FourLetterError
+from podsim.manifest import StatefulSet, load_kustomization, load_yaml
+from podsim.zk import Srvr, ZkError
+from podsim.zk import srvr as ask_srvr
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
-SEED = SHARED / "seeds" / "003_562cfce8ed3cb8e6.txt"
 BASE = REPO / "manifests" / "base"
 LEGACY = REPO / "manifests" / "overlays" / "legacy"
+FIXTURES = REPO / "tests" / "fixtures"
+# The old deployments' StatefulSet: OrderedReady, start-zookeeper flags, zookeeper-ready probes.
+LEGACY_STATEFULSET = FIXTURES / "legacy-statefulset.yaml"
+SLEEPER = FIXTURES / "sleeper-statefulset.yaml"  # one pod that sleeps: no ZooKeeper needed
 ZKSERVER = Path("/usr/share/zookeeper/bin/zkServer.sh")
 
 READY_TIMEOUT = 120.0  # seconds to all Ready: generous for a loaded 2-core CI machine
@@ -56,11 +60,9 @@ def missing_requirements() -> str | None:
 
 @functools.cache
 def load(manifest: Path) -> StatefulSet:
-    """The StatefulSet of a kustomize dir, a seed article (``shared/seeds/*.txt``) or a YAML file."""
+    """The StatefulSet of a kustomize dir or a YAML file."""
     if manifest.is_dir():
         return load_kustomization(manifest)
-    if manifest.suffix == ".txt":
-        return load_seed(manifest)
     return load_yaml(manifest.read_text())
 
 
@@ -78,8 +80,8 @@ def with_replicas(sts: StatefulSet, replicas: int) -> StatefulSet:
 def srvr(sim: Simulation, ordinal: int) -> Srvr | None:
     """What pod ``ordinal``'s server says to ``srvr`` from the host, or None when it does not answer."""
     try:
-        return Endpoint(sim.address(ordinal), 2181, timeout=0.5).srvr()
-    except FourLetterError:
+        return ask_srvr(sim.address(ordinal))
+    except ZkError:
         return None
 
 

@@ -27,8 +27,8 @@ from kazoo.handlers.threading import KazooTimeoutError  # type: ignore[import-un
 from podsim.cluster import Simulation
 from tests.e2e.conftest import (
     BASE,
+    LEGACY_STATEFULSET,
     READY_TIMEOUT,
-    SEED,
     SERVING,
     leader,
     load,
@@ -122,11 +122,10 @@ def unresolved(sim: Simulation) -> str:
 # -- 1, 2: booting ---------------------------------------------------------------------------------
 
 
-def test_seed_manifest_boots_three_pods_in_order(sim: Callable[..., Simulation]) -> None:
-    """The seeds' manifest (OrderedReady, ``zookeeper-ready 2181`` as both probes) as people run it."""
-    if not SEED.exists():
-        pytest.skip(f"no seed manifest at {SEED}: shared/ must sit beside the repository")
-    sts = load(SEED)
+def test_legacy_statefulset_boots_three_pods_in_order(sim: Callable[..., Simulation]) -> None:
+    """The old deployments' StatefulSet (tests/fixtures: OrderedReady, ``start-zookeeper`` flags,
+    ``zookeeper-ready 2181`` as both probes) as people run it."""
+    sts = load(LEGACY_STATEFULSET)
     assert sts.policy == "OrderedReady"
     assert sts.readiness is not None and sts.liveness is not None
     for probe in (sts.readiness, sts.liveness):
@@ -134,7 +133,7 @@ def test_seed_manifest_boots_three_pods_in_order(sim: Callable[..., Simulation])
 
     s = sim(sts)
     took = wait_healthy(s)
-    print(f"\nseed manifest: 3 pods Ready in {took:.1f}s (OrderedReady, initialDelaySeconds 10; {unresolved(s)})")
+    print(f"\nlegacy StatefulSet: 3 pods Ready in {took:.1f}s (OrderedReady, initialDelaySeconds 10; {unresolved(s)})")
 
     assert [s.myid(i) for i in range(3)] == ["1", "2", "3"]
     assert sorted(modes(s)) == ["follower", "follower", "leader"]

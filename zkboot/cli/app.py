@@ -1,8 +1,9 @@
-"""``zkboot``: the one CLI (typer).  Parsing only; the work is in ``zkboot.actions``.
+"""``zkboot start|render|status|version``: the typer CLI.  Parsing only; the work is elsewhere.
 
-Every setting of ``zkboot.settings.SCHEMA`` becomes an option of ``start`` and ``render`` (its
-kebab-case flag, plus the old underscore spelling), generated from the schema so the two
-commands, the old scripts and the environment can never drift apart.
+Every option of ``zkboot.options.Settings`` becomes an option of ``start``, ``render`` and
+``status`` (its kebab-case flag, plus the old underscore spelling), generated from the schema so
+the commands, the old scripts and the environment can never drift apart.  ``probe`` and
+``metrics`` never reach typer: ``zkboot.cli.entry`` hands them to the light parser first.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import inspect
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import typer
@@ -21,61 +22,84 @@ except ImportError:  # older typer runs on click itself
     from click import exceptions as click_exceptions  # type: ignore[no-redef,import-not-found,unused-ignore]
 
 from zkboot import __version__
-from zkboot.cli import light as probecli
-from zkboot.settings import SCHEMA, SPECS
-from zkboot.start import actions
+from zkboot.cli.run import guarded, log_format, typed_log_format
+from zkboot.options import Option, ProbeOptions
+from zkboot.start.settings import Settings
+
+LIGHT_COMMANDS = (
+    "Also: zkboot probe live|ready OPTIONS (liveness or readiness of the server on this pod) and "
+    "zkboot metrics OPTIONS (mntr as text, prometheus or json); zkboot probe --help lists the options."
+)
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Boot Apache ZooKeeper in a Kubernetes StatefulSet pod, and answer its probes.",
+    epilog=LIGHT_COMMANDS,
 )
 
 
-def _setting_parameters() -> list[inspect.Parameter]:
+def _parameters(options: Iterable[Option[Any]], panel: str) -> list[inspect.Parameter]:
     params = []
-    for spec in SCHEMA:
-        annotation: Any = list[str] | None if spec.repeatable else str | None
-        option = typer.Option(
+    for option in options:
+        annotation: Any = list[str] | None if option.repeatable else str | None
+        flag = typer.Option(
             None,
-            *spec.flags,
-            help=f"{spec.help} [env: {', '.join(spec.env)}]",
+            *option.flags,
+            help=f"{option.help} [env: {', '.join(option.env)}]",
             show_default=False,
-            metavar="KEY=VALUE" if spec.repeatable else "VALUE",
-            rich_help_panel="Settings (flag > environment > default)",
+            metavar=option.metavar,
+            rich_help_panel=panel,
         )
         params.append(
-            inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
+            inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, default=flag, annotation=annotation)
         )
     return params
 
 
-def with_settings(func: Callable[..., int]) -> Callable[..., None]:
-    """Give ``func`` every setting as an option; it receives them as one ``flags`` dict."""
-    own = [p for p in inspect.signature(func, eval_str=True).parameters.values() if p.name != "flags"]
+def with_options(*, probe: Sequence[str] = ()) -> Callable[[Callable[..., int]], Callable[..., None]]:
+    """Give the command every setting (and the named probe options) as options; it receives
+    them as ``flags`` (settings by name) and ``probe_flags`` (probe options by name)."""
+    probe_options = [ProbeOptions.option(name) for name in probe]
 
-    def command(**kwargs: Any) -> None:
-        flags = {name: kwargs.pop(name) for name in list(kwargs) if name in SPECS}
-        code = func(flags=flags, **kwargs)
-        if code:
-            raise typer.Exit(code)
+    def decorate(func: Callable[..., int]) -> Callable[..., None]:
+        own = [
+            p
+            for p in inspect.signature(func, eval_str=True).parameters.values()
+            if p.name not in ("flags", "probe_flags")
+        ]
+        setting_names = {option.name for option in Settings.options()}
 
-    command.__name__ = func.__name__
-    command.__doc__ = func.__doc__
-    command.__signature__ = inspect.Signature(own + _setting_parameters())  # type: ignore[attr-defined]
-    return command
+        def command(**kwargs: Any) -> None:
+            flags = {name: kwargs.pop(name) for name in list(kwargs) if name in setting_names}
+            extra = {"probe_flags": {name: kwargs.pop(name) for name in probe}} if probe else {}
+            fmt = log_format(flags.get("log_format"), os.environ)
+            code = guarded("zkboot", fmt, lambda: func(flags=flags, **extra, **kwargs))
+            if code:
+                raise typer.Exit(code)
+
+        command.__name__ = func.__name__
+        command.__doc__ = func.__doc__
+        params = own + _parameters(Settings.options(), "Settings (flag > environment > default)")
+        params += _parameters(probe_options, "How to ask (flag > environment > default)")
+        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        return command
+
+    return decorate
 
 
 @app.command()
-@with_settings
+@with_options()
 def start(flags: dict[str, Any]) -> int:
     """Write zoo.cfg, java.env, the log configuration and myid, then exec zkServer.sh start-foreground."""
-    return actions.guarded("zkboot", os.environ, lambda: actions.start("zkboot", flags, os.environ))
+    from zkboot.start import pipeline
+
+    pipeline.start("zkboot", flags, os.environ)
 
 
 @app.command()
-@with_settings
+@with_options()
 def render(
     flags: dict[str, Any],
     output_dir: str | None = typer.Option(
@@ -87,40 +111,22 @@ def render(
     fmt: str = typer.Option("text", "--format", metavar="text|json", help="output format"),
 ) -> int:
     """Show every file a pod would get (each under a header naming its path); write nothing."""
-    return actions.guarded("zkboot", os.environ, lambda: actions.render("zkboot", flags, os.environ, fmt, output_dir))
+    from zkboot.start import pipeline
+
+    return pipeline.show("zkboot", flags, os.environ, fmt, output_dir)
 
 
 @app.command()
-@with_settings
+@with_options(probe=("timeout", "transport"))
 def status(
     flags: dict[str, Any],
+    probe_flags: dict[str, str | None],
     fmt: str = typer.Option("table", "--format", metavar="table|json", help="output format"),
-    timeout: str | None = typer.Option(None, "--timeout", metavar="SECONDS", help="per member [env: ZK_PROBE_TIMEOUT]"),
-    transport: str | None = typer.Option(
-        None, "--transport", metavar="tcp|tls|http", help="how to ask [env: ZK_PROBE_TRANSPORT]"
-    ),
 ) -> int:
     """Every member of this pod's ensemble: reachable, mode, zxid, latency, connections; and a verdict."""
-    return actions.guarded(
-        "zkboot", os.environ, lambda: actions.status("zkboot", flags, os.environ, fmt, timeout, transport)
-    )
+    from zkboot.health import status as ensemble
 
-
-# The light commands are dispatched before typer is imported (zkboot.entry); these entries only
-# list them in --help, and forward to the same code if reached.
-LIGHT = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
-
-
-@app.command(context_settings=LIGHT, add_help_option=False)
-def probe(ctx: typer.Context) -> int:
-    """live|ready: the liveness or readiness of the server on this pod (exit 0 pass, 1 fail)."""
-    return probecli.zkboot_light(["probe", *ctx.args]) or 0
-
-
-@app.command(context_settings=LIGHT, add_help_option=False)
-def metrics(ctx: typer.Context) -> int:
-    """mntr as text, Prometheus exposition format (--format prometheus) or JSON."""
-    return probecli.zkboot_light(["metrics", *ctx.args]) or 0
+    return ensemble.run(flags, probe_flags, os.environ, fmt)
 
 
 @app.command()
@@ -131,6 +137,8 @@ def version() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; usage errors become one line on stderr with exit code 2."""
+    from zkboot.report import Reporter
+
     command = typer.main.get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -142,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr.write(text + "\n")
         return 2
     except click_exceptions.UsageError as exc:
-        sys.stderr.write(f"zkboot: error: {exc.format_message()}\n")
+        Reporter("zkboot", log_format(typed_log_format(args), os.environ)).error(exc.format_message())
         return 2
     except KeyboardInterrupt:
         return 130

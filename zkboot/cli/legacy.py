@@ -1,4 +1,4 @@
-"""The old script names, as small shims over ``zkboot.actions``.
+"""The old script names, ``start-zookeeper`` and ``zkGenConfig.sh``: parsing only, then the pipeline.
 
 ``start-zookeeper`` took ``--name=value`` options (getopt long options, so ``--name value``
 worked too) and ``-h``.  These shims accept exactly that, with the old underscore spelling and
@@ -12,11 +12,12 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
+from zkboot.cli.run import guarded, log_format, typed_log_format
 from zkboot.errors import UsageError
-from zkboot.settings import LEGACY_SPECS, SCHEMA, Spec, describe
-from zkboot.start import actions
+from zkboot.options import Option, describe
+from zkboot.start.settings import Settings
 
-FLAG_TO_SPEC = {flag: spec for spec in SCHEMA for flag in spec.flags}
+FLAG_TO_OPTION = {flag: option for option in Settings.options() for flag in option.flags}
 
 
 def parse(args: Sequence[str]) -> dict[str, str | list[str]] | None:
@@ -31,9 +32,9 @@ def parse(args: Sequence[str]) -> dict[str, str | list[str]] | None:
         if not arg.startswith("--"):
             raise UsageError(f"unexpected argument {arg!r}; expected --name=value options only")
         name, has_value, value = arg.partition("=")
-        spec = FLAG_TO_SPEC.get(name)
-        if spec is None:
-            close = difflib.get_close_matches(name, list(FLAG_TO_SPEC), n=1)
+        option = FLAG_TO_OPTION.get(name)
+        if option is None:
+            close = difflib.get_close_matches(name, list(FLAG_TO_OPTION), n=1)
             hint = f"; did you mean {close[0]}?" if close else "; see -h"
             raise UsageError(f"unknown option {name}{hint}")
         if not has_value:
@@ -41,43 +42,55 @@ def parse(args: Sequence[str]) -> dict[str, str | list[str]] | None:
                 raise UsageError(f"{name}: missing value; expected {name}=VALUE")
             value = args[index]
             index += 1
-        _store(flags, spec, value)
+        _store(flags, option, value)
     return flags
 
 
-def _store(flags: dict[str, str | list[str]], spec: Spec, value: str) -> None:
-    if spec.repeatable:
-        existing = flags.setdefault(spec.name, [])
+def _store(flags: dict[str, str | list[str]], option: Option[object], value: str) -> None:
+    if option.repeatable:
+        existing = flags.setdefault(option.name, [])
         assert isinstance(existing, list)
         existing.append(value)
     else:
-        flags[spec.name] = value
+        flags[option.name] = value
 
 
 def _usage(program: str, summary: str) -> str:
-    others = [s for s in SCHEMA if not s.legacy_flag]
+    old = [o for o in Settings.options() if o.legacy]
+    others = [o for o in Settings.options() if not o.legacy]
     return (
         f"usage: {program} [--name=value ...]\n{summary}\n\nsettings (flag > environment > default):\n"
-        f"{describe(LEGACY_SPECS)}\n\nzkboot settings also accepted:\n{describe(others)}\n"
+        f"{describe(old, legacy_spelling=True)}\n\nzkboot settings also accepted:\n{describe(others)}\n"
     )
 
 
 def _run(program: str, summary: str, argv: Sequence[str] | None, generate_only: bool) -> int:
+    from zkboot.start import pipeline
+
     environ: Mapping[str, str] = os.environ
     args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        flags = parse(args)
+    except UsageError as exc:
+        error = exc
+        return guarded(program, log_format(typed_log_format(args), environ), lambda: _raise(error))
+    fmt = log_format(flags.get("log_format") if flags else None, environ)
 
     def action() -> int:
-        flags = parse(args)
         if flags is None:
             sys.stdout.write(_usage(program, summary))
             return 0
         if generate_only:
             if "servers" not in flags and "ZK_REPLICAS" not in environ:
                 raise UsageError("ZK_REPLICAS is not set; expected the number of servers, e.g. ZK_REPLICAS=3")
-            return actions.generate(program, flags, environ, legacy_spelling=True)
-        return actions.start(program, flags, environ, legacy_spelling=True)
+            return pipeline.generate(program, flags, environ, legacy_spelling=True)
+        pipeline.start(program, flags, environ, legacy_spelling=True)
 
-    return actions.guarded(program, environ, action)
+    return guarded(program, fmt, action)
+
+
+def _raise(exc: UsageError) -> int:
+    raise exc
 
 
 def start_zookeeper(argv: Sequence[str] | None = None) -> int:

@@ -6,18 +6,20 @@ chosen, so the probes, metrics and status never care how the server was reached:
 - ``tls``: the same on a ``secureClientPort``, with the usual CA/cert/key;
 - ``http``: the admin server's ``/commands/ruok``, ``/commands/srvr`` and ``/commands/mntr``,
   for servers with four-letter words disabled.
-Standard library only; ``ssl``, ``json`` and ``http.client`` are imported only when used.
+Standard library only; ``ssl`` and ``json`` are imported only by the transports that need them.
 """
 
 from __future__ import annotations
 
-from zkboot.client.fourlw import NOT_SERVING, NOT_SERVING_TEXT, UNEXPECTED, FourLetterError, ask
+from zkboot.client.fourlw import NOT_SERVING_TEXT, ask
+from zkboot.errors import AdminError, FourLetterError, Kind
+from zkboot.options import TRANSPORTS, ProbeOptions
 
 TYPE_CHECKING = False  # typing itself costs a probe ~2 ms to import
 if TYPE_CHECKING:
     import ssl
 
-TRANSPORTS = ("tcp", "tls", "http")
+__all__ = ["TRANSPORTS", "Endpoint", "Srvr", "endpoint_for", "parse_mntr", "parse_srvr", "tls_context"]
 SERVING_MODES = ("leader", "follower", "observer", "standalone")
 
 
@@ -63,7 +65,7 @@ def parse_srvr(text: str) -> Srvr:
         if sep:
             fields[key.strip()] = value.strip()
     if "Mode" not in fields:
-        raise FourLetterError(UNEXPECTED, f"unexpected srvr reply {text[:60]!r}")
+        raise FourLetterError(Kind.UNEXPECTED, f"unexpected srvr reply {text[:60]!r}")
     try:
         latency = fields.get("Latency min/avg/max", "0/0/0").split("/")
         return Srvr(
@@ -75,7 +77,7 @@ def parse_srvr(text: str) -> Srvr:
             version=fields.get("Zookeeper version", "").split(",")[0].split("-")[0],
         )
     except (ValueError, IndexError):
-        raise FourLetterError(UNEXPECTED, f"unexpected srvr reply {text[:60]!r}") from None
+        raise FourLetterError(Kind.UNEXPECTED, f"unexpected srvr reply {text[:60]!r}") from None
 
 
 def parse_mntr(text: str) -> dict[str, str]:
@@ -86,7 +88,7 @@ def parse_mntr(text: str) -> dict[str, str]:
         if sep and key:
             metrics[key.strip()] = value.strip()
     if not metrics:
-        raise FourLetterError(UNEXPECTED, f"unexpected mntr reply {text[:60]!r}")
+        raise FourLetterError(Kind.UNEXPECTED, f"unexpected mntr reply {text[:60]!r}")
     return metrics
 
 
@@ -119,9 +121,18 @@ class Endpoint:
         return f"{self.host}:{port}"
 
     def ruok(self) -> str:
-        """``imok`` from a live server (the admin server's error-free ruok counts as that)."""
+        """``imok`` from a live server.
+
+        Over http any JSON answer of the admin server counts as that, including "not currently
+        serving requests": the admin server runs inside the JVM, so an answer at all means the
+        process is alive, and a member that lost its quorum must stay live (a restart cannot help).
+        """
         if self.transport == "http":
-            self._admin("ruok")
+            try:
+                self._admin("ruok")
+            except AdminError as exc:
+                if exc.kind != Kind.NOT_SERVING:
+                    raise
             return "imok"
         return self._ask("ruok").strip()
 
@@ -131,7 +142,7 @@ class Endpoint:
         document = self._admin("srvr")
         stats = document.get("server_stats")
         if not isinstance(stats, dict) or "server_state" not in stats:
-            raise FourLetterError(UNEXPECTED, f"unexpected admin srvr reply from {self.address}")
+            raise AdminError(Kind.UNEXPECTED, f"unexpected admin srvr reply from {self.address}")
         return Srvr(
             mode=str(stats["server_state"]),
             zxid=int(stats.get("last_processed_zxid", 0)),
@@ -161,9 +172,11 @@ class Endpoint:
         document = get_command(self.host, self.admin_port, command, self.timeout)
         error = document.get("error")
         if error:
-            kind = NOT_SERVING if NOT_SERVING_TEXT in str(error) else UNEXPECTED
-            detail = f"{self.address} is not serving requests" if kind == NOT_SERVING else f"{self.address}: {error}"
-            raise FourLetterError(kind, detail)
+            kind = Kind.NOT_SERVING if NOT_SERVING_TEXT in str(error) else Kind.UNEXPECTED
+            detail = (
+                f"{self.address} is not serving requests" if kind == Kind.NOT_SERVING else f"{self.address}: {error}"
+            )
+            raise AdminError(kind, detail)
         return document
 
 
@@ -187,3 +200,11 @@ def tls_context(ca: str | None, cert: str | None, key: str | None) -> ssl.SSLCon
     if cert:
         context.load_cert_chain(certfile=cert, keyfile=key)
     return context
+
+
+def endpoint_for(options: ProbeOptions) -> Endpoint:
+    """The endpoint the probe options describe (TLS files loaded here: OSError if they do not load)."""
+    tls = None
+    if options.transport == "tls":
+        tls = tls_context(options.tls_ca, options.tls_cert, options.tls_key)
+    return Endpoint(options.host, options.port, options.timeout, options.transport, options.admin_port, tls)

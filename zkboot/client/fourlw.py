@@ -16,32 +16,18 @@ from __future__ import annotations
 import _socket
 import time
 
+from zkboot.errors import FourLetterError, Kind, QueryError
+
 TYPE_CHECKING = False  # typing itself costs a probe ~2 ms to import
 if TYPE_CHECKING:
     import ssl
-
-REFUSED = "refused"
-TIMED_OUT = "timed out"
-NOT_WHITELISTED = "not in the 4lw whitelist"
-NOT_SERVING = "not serving"
-UNEXPECTED = "unexpected reply"
-UNREACHABLE = "unreachable"
 
 NOT_SERVING_TEXT = "This ZooKeeper instance is not currently serving requests"
 NOT_WHITELISTED_TEXT = "is not executed because it is not in the whitelist"
 
 
-class FourLetterError(Exception):
-    """No usable answer.  ``kind`` is one of the constants above; the text says the rest."""
-
-    def __init__(self, kind: str, detail: str) -> None:
-        super().__init__(detail)
-        self.kind = kind
-        self.detail = detail
-
-
 class Deadline:
-    """Seconds left until a fixed moment; raises TIMED_OUT once there are none."""
+    """Seconds left until a fixed moment; TimeoutError once there are none."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -50,7 +36,7 @@ class Deadline:
     def left(self) -> float:
         remaining = self.end - time.monotonic()
         if remaining <= 0:
-            raise FourLetterError(TIMED_OUT, f"timed out after {self.seconds:g}s")
+            raise TimeoutError
         return remaining
 
 
@@ -64,20 +50,20 @@ def ask(
     """The server's whole reply to ``command``; FourLetterError when there is no usable one.
 
     A reply saying the command is not whitelisted, or that the server is not serving, is
-    raised as such (NOT_WHITELISTED, NOT_SERVING) rather than returned.
+    raised as such (``Kind.NOT_WHITELISTED``, ``Kind.NOT_SERVING``) rather than returned.
     """
     deadline = Deadline(timeout)
     payload = command.encode("ascii")
     try:
         reply = exchange(payload, host, port, deadline, tls, half_close=tls is None).decode("utf-8", "replace")
     except FourLetterError as exc:
-        if exc.kind != UNEXPECTED:
+        if exc.kind != Kind.UNEXPECTED:
             raise
-        raise FourLetterError(UNEXPECTED, f"{exc.detail} to {command}") from None
+        raise FourLetterError(Kind.UNEXPECTED, f"{exc.detail} to {command}") from None
     if NOT_WHITELISTED_TEXT in reply:
-        raise FourLetterError(NOT_WHITELISTED, f"{command} is {NOT_WHITELISTED} of {host}:{port}")
+        raise FourLetterError(Kind.NOT_WHITELISTED, f"{command} is {Kind.NOT_WHITELISTED} of {host}:{port}")
     if reply.startswith(NOT_SERVING_TEXT):
-        raise FourLetterError(NOT_SERVING, f"{host}:{port} is not serving requests")
+        raise FourLetterError(Kind.NOT_SERVING, f"{host}:{port} is not serving requests")
     return reply
 
 
@@ -89,23 +75,27 @@ def exchange(
     tls: ssl.SSLContext | None = None,
     half_close: bool = True,
     retry: bool = True,
+    error: type[QueryError] = FourLetterError,
 ) -> bytes:
-    """Send ``payload`` and read the reply to EOF before ``deadline``; once more if it was empty."""
+    """Send ``payload`` and read the reply to EOF before ``deadline``; once more if it was empty.
+
+    Failures are raised as ``error`` (the caller's kind of query) with a ``Kind``.
+    """
     try:
         reply = _once(payload, host, port, deadline, tls, half_close)
     except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError):
         reply = b""  # a reset, even one that lands before we finish sending: worth the one retry
     except ConnectionRefusedError:
-        raise FourLetterError(REFUSED, f"{host}:{port} refused the connection") from None
+        raise error(Kind.REFUSED, f"{host}:{port} refused the connection") from None
     except TimeoutError:
-        raise FourLetterError(TIMED_OUT, f"{host}:{port} timed out after {deadline.seconds:g}s") from None
+        raise error(Kind.TIMED_OUT, f"{host}:{port} timed out after {deadline.seconds:g}s") from None
     except OSError as exc:
-        raise FourLetterError(UNREACHABLE, f"{host}:{port}: {exc.strerror or exc}") from None
+        raise error(Kind.UNREACHABLE, f"{host}:{port}: {exc.strerror or exc}") from None
     if reply:
         return reply
     if retry and deadline.end - time.monotonic() > 0:
-        return exchange(payload, host, port, deadline, tls, half_close, retry=False)
-    raise FourLetterError(UNEXPECTED, f"{host}:{port} closed the connection without a reply")
+        return exchange(payload, host, port, deadline, tls, half_close, retry=False, error=error)
+    raise error(Kind.UNEXPECTED, f"{host}:{port} closed the connection without a reply")
 
 
 def _once(

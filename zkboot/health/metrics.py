@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-FORMATS = ("text", "prometheus", "json")
 INFO_KEYS = {"zk_version": "version", "zk_server_state": "server_state"}
 
 

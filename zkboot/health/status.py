@@ -8,12 +8,15 @@ same deadline, so one unreachable pod costs one timeout, not one per pod.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from zkboot.client.endpoint import Endpoint, Srvr
-from zkboot.client.fourlw import NOT_SERVING, TIMED_OUT, FourLetterError
+from zkboot.client.endpoint import Endpoint, Srvr, endpoint_for
+from zkboot.errors import Kind, QueryError, UsageError
+from zkboot.options import ProbeOptions, Raw
 from zkboot.start.identity import Identity
 
 JOIN_GRACE = 0.5  # seconds beyond the per-member deadline before a member counts as timed out
@@ -34,13 +37,13 @@ class MemberState:
     @property
     def reachable(self) -> bool:
         # A server that says it is not serving answered: it is up, just not in a quorum.
-        return self.stats is not None or (self.problem or "").startswith(NOT_SERVING)
+        return self.stats is not None or (self.problem or "").startswith(Kind.NOT_SERVING)
 
     @property
     def mode(self) -> str:
         if self.stats is not None:
             return self.stats.mode
-        return NOT_SERVING if self.reachable else "-"
+        return Kind.NOT_SERVING if self.reachable else "-"
 
 
 def collect(identity: Identity, endpoint: Endpoint) -> list[MemberState]:
@@ -51,7 +54,7 @@ def collect(identity: Identity, endpoint: Endpoint) -> list[MemberState]:
         myid, host = member
         try:
             return MemberState(myid, host, endpoint.port, endpoint.at(host).srvr(), None)
-        except FourLetterError as exc:
+        except QueryError as exc:
             return MemberState(myid, host, endpoint.port, None, f"{exc.kind}: {exc.detail}")
 
     # Daemon threads and a bounded join: a name lookup that hangs (getaddrinfo has no timeout)
@@ -67,7 +70,8 @@ def collect(identity: Identity, endpoint: Endpoint) -> list[MemberState]:
     for thread in threads:
         thread.join(max(0.0, end - time.monotonic()))
     return [
-        results.get(i) or MemberState(myid, host, endpoint.port, None, f"{TIMED_OUT}: {host} gave no answer in time")
+        results.get(i)
+        or MemberState(myid, host, endpoint.port, None, f"{Kind.TIMED_OUT}: {host} gave no answer in time")
         for i, (myid, host) in enumerate(members)
     ]
 
@@ -142,3 +146,39 @@ def to_json(states: list[MemberState], held: bool, line: str) -> str:
         for s in states
     ]
     return json.dumps({"members": members, "quorum": held, "verdict": line}, indent=2)
+
+
+def run(
+    flags: Mapping[str, str | Sequence[str] | None],
+    probe_flags: Mapping[str, str | None],
+    environ: Mapping[str, str],
+    fmt: str,
+) -> int:
+    """``zkboot status``: ask every member of this pod's ensemble; exit 1 when there is no quorum.
+
+    The members and their ports come from the settings, as ``start`` derives them; how to ask
+    (timeout, transport, TLS files) from the probe options.
+    """
+    from zkboot.start import identity
+    from zkboot.start.settings import resolve
+
+    if fmt not in ("table", "json"):
+        raise UsageError(f"--format={fmt!r}: expected table or json")
+    settings = resolve(flags, environ)
+    who = identity.derive(settings, None if settings.hostname else identity.read_system_names())
+    given: dict[str, str | Raw | None] = {
+        "port": Raw(str(settings.client_port), settings.label("client_port")),
+        "admin_port": Raw(str(settings.admin_port), settings.label("admin_port")),
+        **probe_flags,
+    }
+    try:
+        target = endpoint_for(ProbeOptions.resolve(given, environ))
+    except OSError as exc:  # TLS files that do not load
+        raise UsageError(f"TLS files: {exc}") from None
+    states = collect(who, target)
+    held, line = verdict(states)
+    if fmt == "json":
+        sys.stdout.write(to_json(states, held, line) + "\n")
+    else:
+        sys.stdout.write(table(states) + "\n" + line + "\n")
+    return 0 if held else 1

@@ -12,26 +12,24 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from zkboot.errors import UsageError
-
-# Keys zkboot writes itself, and the setting that controls each.
+# Keys zkboot writes itself, and the setting that controls each (named as the schema names it).
 MANAGED = {
-    "clientPort": "--client-port / ZK_CLIENT_PORT",
-    "dataDir": "--data-dir / ZK_DATA_DIR",
-    "dataLogDir": "--data-log-dir / ZK_DATA_LOG_DIR",
-    "tickTime": "--tick-time / ZK_TICK_TIME",
-    "initLimit": "--init-limit / ZK_INIT_LIMIT",
-    "syncLimit": "--sync-limit / ZK_SYNC_LIMIT",
-    "maxClientCnxns": "--max-client-cnxns / ZK_MAX_CLIENT_CNXNS",
-    "minSessionTimeout": "--min-session-timeout / ZK_MIN_SESSION_TIMEOUT",
-    "maxSessionTimeout": "--max-session-timeout / ZK_MAX_SESSION_TIMEOUT",
-    "autopurge.snapRetainCount": "--snap-retain-count / ZK_SNAP_RETAIN_COUNT",
-    "autopurge.purgeInterval": "--purge-interval / ZK_PURGE_INTERVAL",
-    "4lw.commands.whitelist": "--4lw-whitelist / ZK_4LW_WHITELIST",
-    "admin.enableServer": "--admin-server / ZK_ADMIN_SERVER",
-    "admin.serverPort": "--admin-port / ZK_ADMIN_PORT",
+    "clientPort": "client_port",
+    "dataDir": "data_dir",
+    "dataLogDir": "data_log_dir",
+    "tickTime": "tick_time",
+    "initLimit": "init_limit",
+    "syncLimit": "sync_limit",
+    "maxClientCnxns": "max_client_cnxns",
+    "minSessionTimeout": "min_session_timeout",
+    "maxSessionTimeout": "max_session_timeout",
+    "autopurge.snapRetainCount": "snap_retain_count",
+    "autopurge.purgeInterval": "purge_interval",
+    "4lw.commands.whitelist": "four_letter_words",
+    "admin.enableServer": "admin_server",
+    "admin.serverPort": "admin_port",
 }
 MANAGED_PATTERN = re.compile(r"^server\.[0-9]+$")
 
@@ -137,24 +135,29 @@ KNOWN_PREFIXES = (
 )  # fmt: skip
 
 
-def reject_managed(extra: Iterable[tuple[str, str]], source: str) -> None:
-    """Refuse extra keys that zkboot writes from a setting of its own, and keys given twice."""
+def managed_key_problems(extra: Iterable[tuple[str, str]], source: str, label: Callable[[str], str]) -> list[str]:
+    """Extra keys that zkboot writes from a setting of its own, and keys given twice."""
+    problems = []
     seen: set[str] = set()
     for key, _value in extra:
         if key in seen:
-            raise UsageError(f"{source}: {key} is given twice; expected each zoo.cfg key once")
+            problems.append(f"{source}: {key} is given twice; expected each zoo.cfg key once")
         seen.add(key)
         if key in MANAGED:
-            raise UsageError(f"{source}: {key} is written by zkboot; set it with {MANAGED[key]}")
-        if MANAGED_PATTERN.match(key):
-            raise UsageError(
+            problems.append(f"{source}: {key} is written by zkboot; set it with {label(MANAGED[key])}")
+        elif MANAGED_PATTERN.match(key):
+            problems.append(
                 f"{source}: {key} is written by zkboot from --servers and the pod's identity; "
                 "expected a key other than server.N"
             )
+    return problems
 
 
-def warnings(extra: Iterable[tuple[str, str]]) -> list[str]:
-    """One warning for every key ZooKeeper does not know, naming the likely intended key."""
+def warnings(extra: Iterable[tuple[str, str]], label: Callable[[str], str]) -> list[str]:
+    """One warning for every key ZooKeeper does not know, naming the likely intended key.
+
+    ``label`` names a setting (by its name in MANAGED) as a message should: flag and variable.
+    """
     found = []
     candidates = sorted(KNOWN | set(MANAGED))
     for key, _value in extra:
@@ -163,7 +166,7 @@ def warnings(extra: Iterable[tuple[str, str]]) -> list[str]:
         close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.75)
         hint = ""
         if close:
-            how = f" (set with {MANAGED[close[0]]})" if close[0] in MANAGED else ""
+            how = f" (set with {label(MANAGED[close[0]])})" if close[0] in MANAGED else ""
             hint = f"; did you mean {close[0]}{how}?"
         found.append(f"zoo.cfg key {key} is not one ZooKeeper documents{hint}")
     return found

@@ -1,8 +1,14 @@
-"""Put rendered files on disk: check everything first, then write each file atomically.
+"""Put rendered files on disk: check every target first, then create dirs and write atomically.
+
+``check`` runs before anything is created or changed, and looks at every path a write will touch:
+each dir to create and every ancestor on the way (a file where a dir must go), the nearest existing
+ancestor's permissions, each file target (a dir where a file must go), and myid.  Only then does
+``apply`` create dirs and write files, so an error leaves the disk exactly as it was.
 
 Config files (zoo.cfg, java.env, log configuration) are rewritten whole on every start, so nothing
 from a previous start survives.  ``myid`` is data: a missing one is written, an existing one must
-agree with the derived id or the start stops; nothing else under the data dir is touched.
+agree with the derived id or the start stops; nothing else under the data dir is touched, except
+temporary files of zkboot's own atomic writes that a killed start left behind.
 No chown: zkboot runs as whatever user the pod gives it and says which dir it cannot write.
 """
 
@@ -18,6 +24,12 @@ from zkboot.errors import EnvironmentProblem
 from zkboot.start.render import RenderedFile
 
 FILE_MODE = 0o644
+TEMP_SUFFIX = ".tmp"
+
+
+def temp_prefix(path: Path) -> str:
+    """Temporary files of ``write_atomic(path)`` are ``.<name>.<random>.tmp`` beside it."""
+    return f".{path.name}."
 
 
 def check_myid(path: Path, expected: int, hostname: str) -> bool:
@@ -26,6 +38,8 @@ def check_myid(path: Path, expected: int, hostname: str) -> bool:
         seen = path.read_bytes().decode("utf-8", errors="replace")
     except FileNotFoundError:
         return False
+    except IsADirectoryError:
+        raise EnvironmentProblem(f"{path}: a directory where myid must go; expected a file or nothing") from None
     except OSError as exc:
         raise EnvironmentProblem(f"{path}: cannot read ({exc.strerror}); expected a readable myid file") from None
     if seen.strip() == str(expected):
@@ -36,21 +50,45 @@ def check_myid(path: Path, expected: int, hostname: str) -> bool:
     )
 
 
-def check_writable(dirs: Iterable[str]) -> None:
-    """Each dir exists and is writable, or can be created: else name the first that is not."""
+def check_dirs(dirs: Iterable[str | Path]) -> None:
+    """Each dir is a writable dir, or can be made: every existing ancestor is a dir (not a file)
+    and the nearest one lets this user create what is missing below it."""
     for directory in dirs:
         path = Path(directory)
         probe = path
-        while not probe.exists():
+        while not probe.is_dir():
+            if probe.exists() or probe.is_symlink():
+                what = "a file" if probe.is_file() else "not a directory"
+                raise EnvironmentProblem(
+                    f"{probe}: {what} where a directory must go; expected a directory to hold {path}"
+                )
             probe = probe.parent
-        if not probe.is_dir():
-            raise EnvironmentProblem(f"{probe}: not a directory; expected a directory to hold {path}")
         if not os.access(probe, os.W_OK | os.X_OK):
-            what = "write into" if probe == path else f"create {path} in"
+            how = "write into it" if probe == path else f"create {path} in it"
             raise EnvironmentProblem(
-                f"{probe}: cannot {what} it as uid {os.geteuid()}; expected a directory writable by "
+                f"{probe}: cannot {how} as uid {os.geteuid()}; expected a directory writable by "
                 "this user (e.g. a volume with fsGroup)"
             )
+
+
+def check_file_target(path: Path) -> None:
+    """A file can replace ``path``: nothing there, or a file (a rename cannot replace a dir)."""
+    if path.is_dir():
+        raise EnvironmentProblem(f"{path}: a directory where a file must go; expected a file or nothing")
+    if path.exists() and not path.is_file():
+        raise EnvironmentProblem(f"{path}: not a regular file; expected a file or nothing")
+
+
+def check(files: Sequence[RenderedFile], dirs: Sequence[str], myid: int, hostname: str) -> frozenset[str]:
+    """Every check against the disk, before anything is written; the myid paths already in place."""
+    check_dirs([*dirs, *(str(Path(f.path).parent) for f in files)])
+    present = set()
+    for rendered in files:
+        path = Path(rendered.path)
+        check_file_target(path)
+        if rendered.kind == "myid" and check_myid(path, myid, hostname):
+            present.add(rendered.path)
+    return frozenset(present)
 
 
 def write_atomic(path: Path, content: str, mode: int = FILE_MODE) -> None:
@@ -59,7 +97,7 @@ def write_atomic(path: Path, content: str, mode: int = FILE_MODE) -> None:
     The new text goes to a temporary file in the same directory, is flushed to disk, and is
     renamed over the old file; the directory is synced so the rename itself survives a crash.
     """
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(content)
@@ -82,14 +120,24 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def stale_temp_files(path: Path) -> list[Path]:
+    """Temporary files a killed ``write_atomic(path)`` left beside it (SIGKILL runs no cleanup)."""
+    prefix = temp_prefix(path)
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return []
+    return [path.parent / n for n in sorted(names) if n.startswith(prefix) and n.endswith(TEMP_SUFFIX)]
+
+
 def apply(
     files: Sequence[RenderedFile],
     dirs: Sequence[str],
-    myid_present: bool,
+    myid_present: frozenset[str],
     report: Callable[[str, str], None],
 ) -> None:
-    """Create missing dirs, write config files, then a missing myid (checks already passed)."""
-    for directory in dirs:
+    """Create missing dirs, write config files, then a missing myid (``check`` already passed)."""
+    for directory in [*dirs, *(str(Path(f.path).parent) for f in files)]:
         path = Path(directory)
         if not path.is_dir():
             try:
@@ -101,7 +149,11 @@ def apply(
             report("created", str(path))
     for rendered in files:
         path = Path(rendered.path)
-        if rendered.kind == "myid" and myid_present:
+        for stale in stale_temp_files(path):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+                report("removed", f"{stale} (left by a start that was killed)")
+        if rendered.path in myid_present:
             report("kept", f"{path} (already {rendered.content.strip()})")
             continue
         try:

@@ -18,7 +18,7 @@ import socket
 from dataclasses import dataclass
 
 from zkboot.errors import UsageError
-from zkboot.settings import Settings, label
+from zkboot.start.settings import Settings
 
 ORDINAL_PATTERN = re.compile(r"^(?P<name>.*[^-])-(?P<ordinal>[0-9]+)$")
 
@@ -76,7 +76,7 @@ def derive(settings: Settings, system: SystemNames | None) -> Identity:
     ``system`` may be None when the hostname is overridden; it is then never consulted.
     """
     if settings.hostname:
-        given, source = settings.hostname, label(settings, "hostname")
+        given, source = settings.hostname, settings.label("hostname")
         short, _, host_domain = given.partition(".")
     else:
         if system is None:
@@ -100,20 +100,20 @@ def derive(settings: Settings, system: SystemNames | None) -> Identity:
     ordinal = int(digits)
     if ordinal >= settings.servers:
         raise UsageError(
-            f"{source}={given!r} is ordinal {ordinal} but {label(settings, 'servers')}="
+            f"{source}={given!r} is ordinal {ordinal} but {settings.label('servers')}="
             f"{settings.servers}; expected an ordinal from 0 to {settings.servers - 1}"
         )
     last_myid = settings.servers - 1 + settings.myid_offset
     if settings.myid_offset < 1 or last_myid > 255:
         raise UsageError(
-            f"{label(settings, 'myid_offset')}={settings.myid_offset} with {settings.servers} "
+            f"{settings.label('myid_offset')}={settings.myid_offset} with {settings.servers} "
             f"servers gives myids {settings.myid_offset}..{last_myid}; expected ids from 1 to 255"
         )
     members: tuple[Member, ...] = ()
     if settings.servers > 1:
         if not domain:
             raise UsageError(
-                f"{source}={given!r} has no domain and {label(settings, 'servers')}="
+                f"{source}={given!r} has no domain and {settings.label('servers')}="
                 f"{settings.servers}; expected an FQDN such as {short}.zk-hs.default.svc.cluster.local "
                 "in /etc/hosts, or --domain / ZK_DOMAIN"
             )

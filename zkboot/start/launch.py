@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import NoReturn
 
 from zkboot.errors import EnvironmentProblem
-from zkboot.settings import Settings, heap_bytes
 from zkboot.start.install import Installation
+from zkboot.start.settings import Settings, heap_bytes
 
 
 def argv(installation: Installation, settings: Settings) -> list[str]:
@@ -31,7 +31,7 @@ def environment(base: Mapping[str, str], settings: Settings, jvmflags: Sequence[
     env["ZOO_LOG_DIR"] = settings.log_dir
     env["ZOO_LOG4J_PROP"] = f"{settings.log_level},CONSOLE"
     env["SERVER_JVMFLAGS"] = " ".join(jvmflags)
-    env["ZK_SERVER_HEAP"] = str(heap_bytes(heap) >> 20)
+    env["ZK_SERVER_HEAP"] = str((heap_bytes(heap) or 0) >> 20)  # the heap was validated: never 0
     return env
 
 

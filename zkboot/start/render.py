@@ -1,4 +1,4 @@
-"""Render the files a pod gets, as text, from settings and identity (pure: nothing is read or written).
+"""The text of every file a pod gets, and the JVM flags (pure: nothing is read or written).
 
 Templates live in ``zkboot/start/templates`` and render with ``StrictUndefined``: a missing value is a
 bug to surface, never an empty string in zoo.cfg.
@@ -6,21 +6,24 @@ bug to surface, never an empty string in zoo.cfg.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
 from zkboot import __version__
-from zkboot.settings import Settings
 from zkboot.start.identity import Identity
 from zkboot.start.install import Installation
+from zkboot.start.settings import Settings
 
 LOG_PATTERN = "%d{ISO8601} [myid:%X{myid}] - %-5p [%t:%C{1}@%L] - %m%n"
 LOG_CONFIG_FILES = {"log4j": "log4j.properties", "logback": "logback.xml"}
 NEGATIVE_DNS_TTL = 1  # seconds
 # logback has no FATAL; ERROR is the closest it logs.
 LOGBACK_LEVELS = {"FATAL": "ERROR"}
+# Four-letter words zkboot's own probes and metrics need; the user's list is merged with these.
+REQUIRED_4LW = ("ruok", "srvr", "mntr")
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("zkboot.start", "templates"),
@@ -46,7 +49,14 @@ def log_backends(settings: Settings, installation: Installation | None) -> tuple
     return ("log4j", "logback")
 
 
-def server_jvmflags(settings: Settings, heap: str, installation: Installation | None) -> list[str]:
+def whitelist(settings: Settings) -> tuple[str, ...]:
+    """The 4lw whitelist to write: ours first, then the user's additions."""
+    if "*" in settings.four_letter_words:
+        return ("*",)
+    return tuple(dict.fromkeys(REQUIRED_4LW + settings.four_letter_words))
+
+
+def server_jvmflags(settings: Settings, heap: str, installation: Installation | None) -> tuple[str, ...]:
     """The JVM flags zkboot adds: one heap pair, the log configuration, and on Debian the classpath."""
     conf = settings.conf_dir
     flags = [f"-Xmx{heap}", f"-Xms{heap}", f"-Dzookeeper.log.dir={settings.log_dir}"]
@@ -60,16 +70,20 @@ def server_jvmflags(settings: Settings, heap: str, installation: Installation | 
         flags.append(f"-Dlogback.configurationFile={conf}/logback.xml")
     if installation is not None and installation.layout == "fixed":
         flags += ["-cp", ":".join((conf, *installation.classpath))]
-    return flags
+    return tuple(flags)
 
 
-def render(settings: Settings, identity: Identity, heap: str, installation: Installation | None) -> list[RenderedFile]:
+def render(
+    settings: Settings, identity: Identity, jvmflags: Sequence[str], installation: Installation | None
+) -> tuple[RenderedFile, ...]:
+    """zoo.cfg, java.env (with ``jvmflags``, as the pipeline computed them), the log configuration, myid."""
     conf = Path(settings.conf_dir)
     context = {
         "version": __version__,
         "s": settings,
+        "whitelist": whitelist(settings),
         "identity": identity,
-        "server_jvmflags": server_jvmflags(settings, heap, installation),
+        "server_jvmflags": jvmflags,
         "pattern": LOG_PATTERN,
     }
     files = [
@@ -84,4 +98,4 @@ def render(settings: Settings, identity: Identity, heap: str, installation: Inst
         text = template.render(context, level=level)
         files.append(RenderedFile(str(conf / LOG_CONFIG_FILES[backend]), text, "config"))
     files.append(RenderedFile(str(Path(settings.data_dir) / "myid"), f"{identity.myid}\n", "myid"))
-    return files
+    return tuple(files)
