@@ -27,7 +27,7 @@ import yaml
 from kubernetes_validate.utils import VersionNotSupportedError
 
 from tests.conftest import contract_pairs
-from zkboot.cli import light as probecli
+from zkboot.cli import light
 from zkboot.errors import UsageError
 from zkboot.options import ProbeOptions
 from zkboot.start.settings import Settings, heap_bytes
@@ -287,8 +287,8 @@ def probe_kind(probe: Obj, env: Mapping[str, str]) -> tuple[str, ProbeOptions]:
         raise AssertionError(f"{command!r}: expected zkboot probe live|ready, zookeeper-ready or zkOk.sh")
     assert (BIN / program).is_file(), f"{program} is not one of zkboot's installed commands"
     try:
-        options = probecli.parse(args, env, positional_port)
-    except (probecli.Usage, UsageError) as exc:
+        options = light.parse(args, env, positional_port)
+    except (light.Usage, UsageError) as exc:
         raise AssertionError(f"{command!r}: {exc}") from exc
     timeout_seconds = probe.get("timeoutSeconds", 1)
     assert options.timeout < timeout_seconds, (

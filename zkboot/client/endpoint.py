@@ -167,7 +167,7 @@ class Endpoint:
         return ask(command, self.host, self.port, self.timeout, self.tls if self.transport == "tls" else None)
 
     def _admin(self, command: str) -> dict[str, object]:
-        from zkboot.client.admin import get_command  # http.client and json only for this transport
+        from zkboot.client.admin import get_command  # json only for this transport
 
         document = get_command(self.host, self.admin_port, command, self.timeout)
         error = document.get("error")
