@@ -3,14 +3,34 @@
     with Simulation(sts) as sim:
         sim.start()
         sim.wait(lambda: sim.ready_count() == 3, 120, "3 pods Ready")
+        sim.update(changed_sts)  # kubectl apply: a new template revision, rolled out per updateStrategy
+        sim.wait(sim.rollout_done, 120, "the rollout")
         print(sim.table())
 
-- ``podManagementPolicy``: OrderedReady creates pod i once pods 0..i-1 are Running and Ready;
-  Parallel creates them all at once.  Scaling down removes the highest ordinals first.
-- DNS: every existing pod's ``<sts>-<i>.<service>.<namespace>.svc.cluster.local`` is in every
-  pod's /etc/hosts, ready or not, as a headless Service with ``publishNotReadyAddresses`` gives.
-- PVCs: one directory per pod and claim under the run directory; kept across restarts and pod
-  deletions, removed at the end of the run.
+The controller follows the real StatefulSet controller's rounds (pkg/controller/statefulset):
+- ``podManagementPolicy``: OrderedReady creates pod i once pods 0..i-1 are Running and Ready, and
+  removes the highest ordinal beyond ``replicas`` only once every pod below is Running and Ready
+  and the previous one is gone; Parallel creates all missing pods at once and removes all pods
+  beyond ``replicas`` at once.  A removal is SIGTERM, then SIGKILL after the grace period.
+- Revisions: ``update(sts)`` makes the template a new revision (or an earlier one again, when equal
+  to it: the controller's revision hash).  A pod keeps the revision it was created from.  A pod
+  (re)created gets the update revision, except below ``partition`` with RollingUpdate, where it
+  gets the current one (the revision of the last completed rollout).
+- RollingUpdate: while every pod 0..replicas-1 exists, is Running and Ready and none is being
+  deleted, the highest ordinal >= partition not on the update revision is deleted (and recreated
+  by the rule above); nothing else.  So one pod at a time, highest first, each replacement Ready
+  before the next, and a replacement that never becomes Ready stalls the rollout for good.  (This
+  is the controller with maxUnavailable 1, MaxUnavailableStatefulSet's path; without that gate
+  the controller only waits on the pods from the top down to the one it updates.)
+  OnDelete: pods keep their revision until ``delete()``.
+- DNS: each ordinal's ``<sts>-<i>.<service>.<namespace>.svc.cluster.local`` is in every pod's
+  /etc/hosts from its pod's first creation until it is removed by a scale-down, ready or not,
+  deleted and being recreated or not (a headless Service with ``publishNotReadyAddresses`` keeps
+  terminating pods; a real cluster has a short gap, and a new address, between a pod's deletion
+  and its replacement, which podsim does not simulate).
+- PVCs: one directory per pod and claim under the run directory; kept across restarts, pod
+  deletions and scale-downs; removed by ``delete(ordinal, with_pvc=True)`` (the pod comes back on
+  an empty one) and at the end of the run.
 - Cleanup (processes by recorded PID, namespaces, links, /etc/netns entries, the run directory)
   happens on ``close()``, which the context manager, atexit and SIGTERM/SIGINT all reach; what a
   run killed before its cleanup left behind, the next run's ``start()`` removes (podsim/runs.py).
@@ -22,6 +42,7 @@ Needs root (network namespaces, mounts); says so in one line otherwise.
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import secrets
 import shutil
@@ -30,6 +51,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
 
@@ -44,6 +66,16 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 class SimulationError(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class PodEvent:
+    """One step of a pod's life, in ``Simulation.history()``."""
+
+    at: float  # time.monotonic()
+    ordinal: int
+    kind: str  # created, ready, unready, terminating, gone
+    revision: int  # the revision the pod was created from
 
 
 def check_image_bin(bin_dir: Path, sts: StatefulSet) -> None:
@@ -61,13 +93,15 @@ def check_image_bin(bin_dir: Path, sts: StatefulSet) -> None:
 class Simulation:
     def __init__(self, sts: StatefulSet, *, image_bin: Path | None = None) -> None:
         # The "image": zkboot's commands from this interpreter's bin directory, ZooKeeper from PATH.
-        bin_dir = image_bin or Path(sys.executable).parent
-        check_image_bin(bin_dir, sts)
+        self.bin_dir = image_bin or Path(sys.executable).parent
+        check_image_bin(self.bin_dir, sts)
         if os.geteuid() != 0:
             raise SimulationError("podsim needs root (network namespaces, bind mounts): run it as root")
-        self.sts = sts
+        self.sts = sts  # as last applied: replicas, strategy and template of the update revision
         self.replicas = sts.replicas
-        self.env = {"PATH": f"{bin_dir}:{DEFAULT_PATH}", "HOME": "/tmp", "LANG": "C.UTF-8", **sts.env}
+        self.revisions = [sts]  # revision n is revisions[n - 1]
+        self.revision = 1  # the update revision: what pods are rolled to
+        self.current_revision = 1  # the revision of the last completed rollout
         self.run_id, self.root = runs.create()
         try:
             self.net = Network(self.run_id)
@@ -82,7 +116,12 @@ class Simulation:
         self.closed = False
         self.overrides: dict[int, int] = {}  # ordinal -> ordinal whose PVC it gets (fault injection)
         self.terminating: set[int] = set()
+        self.terminators: list[threading.Thread] = []  # the controller's deletions, joined on close
         self.removed_runs: list[str] = []  # runs whose leftovers start() removed
+        # A lock of its own: pods record under their own lock, which the controller takes under its.
+        self.history_lock = threading.Lock()
+        self.events: list[PodEvent] = []
+        self.past_restarts: dict[int, int] = {}  # ordinal -> container restarts of its deleted pods
         atexit.register(self.close)
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -113,13 +152,17 @@ class Simulation:
                 return
             self.closed = True
         self.stopping.set()
-        with self.lock:
-            self.changed.notify_all()
+        self.notify()
+        # The controller first, so that it creates nothing once the pods are being killed.
+        if self.controller.is_alive():
+            self.controller.join(timeout=10)
         for pod in list(self.pods.values()):
             pod.deleted = True
             pod._signal_group(signal.SIGKILL)
         for pod in list(self.pods.values()):
             pod.thread.join(timeout=5)
+        for thread in self.terminators:
+            thread.join(timeout=10)
         self.net.close()  # the names before the directory: see runs.sweep
         shutil.rmtree(self.root, ignore_errors=True)
         atexit.unregister(self.close)
@@ -133,61 +176,117 @@ class Simulation:
     def _control(self) -> None:
         while not self.stopping.is_set():
             with self.lock:
+                if self.stopping.is_set():
+                    return
                 self._reconcile()
                 self.changed.wait(timeout=0.25)
 
     def _reconcile(self) -> None:
-        for ordinal in sorted(self.pods, reverse=True):
-            if ordinal >= self.replicas and ordinal not in self.terminating:
-                self.terminating.add(ordinal)
-                threading.Thread(target=self._terminate, args=(ordinal, None), daemon=True).start()
+        """One round of the controller: create, then scale down, then roll (see the module doc)."""
+        ordered = self.sts.policy == "OrderedReady"
         for ordinal in range(self.replicas):
-            if ordinal in self.pods:
-                continue
+            pod = self.pods.get(ordinal)
+            if pod is None:
+                self._create(ordinal)
+                if ordered:
+                    return
+            elif ordered and (ordinal in self.terminating or not pod.serving()):
+                return
+        condemned = sorted((i for i in self.pods if i >= self.replicas), reverse=True)
+        unhealthy = [i for i in sorted(condemned) if not self.pods[i].serving()]
+        for ordinal in condemned:
             if ordinal in self.terminating:
-                break
-            if self.sts.policy == "OrderedReady" and not all(
-                self.pods.get(i) is not None and self.pods[i].running() and self.pods[i].ready for i in range(ordinal)
-            ):
-                break
-            self._create(ordinal)
-            if self.sts.policy == "OrderedReady":
-                break
+                if ordered:
+                    return
+                continue
+            # As the controller: OrderedReady removes an unhealthy pod only when it is the lowest one.
+            if ordered and not self.pods[ordinal].serving() and ordinal != unhealthy[0]:
+                return
+            self._terminate_later(ordinal)
+            if ordered:
+                return
+        gone = [i for i in self.net.namespaces if i >= self.replicas and i not in self.pods]
+        for ordinal in gone:  # deleted while replicas still counted it, then scaled away
+            self.net.remove_pod(ordinal)
+        if gone:
+            self._write_hosts()
+        if self.sts.update_strategy == "RollingUpdate":
+            self._roll()
+
+    def _roll(self) -> None:
+        revisions = {}
+        for ordinal in range(self.replicas):
+            pod = self.pods.get(ordinal)
+            if pod is None or ordinal in self.terminating or not pod.serving():
+                return  # nothing proceeds while a pod is missing, being deleted or not Ready
+            revisions[ordinal] = pod.revision
+        for ordinal in range(self.replicas - 1, self.sts.partition - 1, -1):
+            if revisions[ordinal] != self.revision:
+                self._terminate_later(ordinal)
+                return
+        if set(revisions.values()) <= {self.revision} and not any(i >= self.replicas for i in self.pods):
+            self.current_revision = self.revision  # every pod updated and Ready: the rollout is complete
+
+    def _revision_for(self, ordinal: int) -> int:
+        if self.sts.update_strategy == "RollingUpdate" and ordinal < self.sts.partition:
+            return self.current_revision
+        return self.revision
+
+    def _env(self, sts: StatefulSet) -> dict[str, str]:
+        return {"PATH": f"{self.bin_dir}:{DEFAULT_PATH}", "HOME": "/tmp", "LANG": "C.UTF-8", **sts.env}
 
     def pvc_dir(self, ordinal: int, claim: str) -> Path:
         return self.root / "pvc" / f"{claim}-{self.sts.name}-{ordinal}"
 
     def _create(self, ordinal: int) -> None:
+        revision = self._revision_for(ordinal)
+        sts = self.revisions[revision - 1]
         namespace = self.net.namespaces.get(ordinal) or self.net.add_pod(ordinal)
         owner = self.overrides.pop(ordinal, ordinal)
-        pvcs = {claim: self.pvc_dir(owner, claim) for claim in self.sts.claims}
-        empty = self.root / "emptydir" / f"{self.sts.name}-{ordinal}-{secrets.token_hex(2)}"
-        pod = Pod(self.sts, ordinal, namespace, pvcs, empty, self.env, self.root, self.notify)
+        pvcs = {claim: self.pvc_dir(owner, claim) for claim in sts.claims}
+        empty = self.root / "emptydir" / f"{sts.name}-{ordinal}-{secrets.token_hex(2)}"
+        record = functools.partial(self._record, ordinal, revision)
+        pod = Pod(sts, ordinal, namespace, pvcs, empty, self._env(sts), self.root, revision, self.notify, record)
         self.pods[ordinal] = pod
+        record("created")
         self._write_hosts()
         pod.start()
 
-    def _terminate(self, ordinal: int, pvc_of: int | None) -> None:
+    def _terminate_later(self, ordinal: int) -> None:
+        self.terminating.add(ordinal)
+        thread = threading.Thread(target=self._terminate, args=(ordinal, None, False), daemon=True)
+        self.terminators = [t for t in self.terminators if t.is_alive()] + [thread]
+        thread.start()
+
+    def _terminate(self, ordinal: int, pvc_of: int | None, with_pvc: bool) -> None:
         """Delete pod ``ordinal`` (SIGTERM, grace period, SIGKILL) outside the controller's lock."""
         pod = self.pods[ordinal]
         pod.delete()
         shutil.rmtree(pod.empty_root, ignore_errors=True)
         with self.lock:
+            if self.closed:
+                return  # close() removes the rest
             del self.pods[ordinal]
+            self.past_restarts[ordinal] = self.past_restarts.get(ordinal, 0) + pod.restarts
+            self._record(ordinal, pod.revision, "gone")
+            if with_pvc:
+                for claim in self.sts.claims:
+                    shutil.rmtree(self.pvc_dir(ordinal, claim), ignore_errors=True)
             if pvc_of is not None:
                 self.overrides[ordinal] = pvc_of
-            if ordinal >= self.replicas:
+            if ordinal >= self.replicas:  # gone for good: its name goes too
                 self.net.remove_pod(ordinal)
-            self._write_hosts()
+                self._write_hosts()
             self.terminating.discard(ordinal)
             self.changed.notify_all()
 
     def _write_hosts(self) -> None:
         domain = self.sts.domain
-        entries = {
-            i: f"{self.sts.name}-{i}.{domain} {self.sts.name}-{i}" for i in self.net.namespaces if i in self.pods
-        }
-        self.net.write_hosts(entries)
+        self.net.write_hosts({i: f"{self.sts.name}-{i}.{domain} {self.sts.name}-{i}" for i in self.net.namespaces})
+
+    def _record(self, ordinal: int, revision: int, kind: str) -> None:
+        with self.history_lock:
+            self.events.append(PodEvent(time.monotonic(), ordinal, kind, revision))
 
     # -- operations ----------------------------------------------------------------------------------
 
@@ -196,27 +295,92 @@ class Simulation:
         self.pods[ordinal].kill(hold=hold)
 
     def restart(self, ordinal: int) -> None:
-        """Start a held pod again, on the same PVC."""
+        """Start a held pod again, on the same PVC (a container restart)."""
         self.pods[ordinal].restart()
 
-    def delete(self, ordinal: int, pvc_of: int | None = None) -> None:
-        """Delete the pod (SIGTERM, grace period); the controller recreates it on its PVC, or
-        (fault injection) on pod ``pvc_of``'s.  Returns once deleted."""
+    def delete(self, ordinal: int, with_pvc: bool = False, pvc_of: int | None = None) -> None:
+        """Delete the pod (SIGTERM, grace period, SIGKILL); the controller recreates it (at the
+        revision its ordinal gets, see the module doc) on its PVC, or ``with_pvc`` on a new, empty
+        one (its PVC deleted too), or (fault injection) on pod ``pvc_of``'s.  Returns once deleted."""
         with self.lock:
+            if ordinal not in self.pods:
+                raise SimulationError(f"there is no pod {ordinal} to delete")
             if ordinal in self.terminating:
                 raise SimulationError(f"pod {ordinal} is already being deleted")
             self.terminating.add(ordinal)
-        self._terminate(ordinal, pvc_of)
+        self._terminate(ordinal, pvc_of, with_pvc)
 
     def scale(self, replicas: int) -> None:
+        """``kubectl scale``: spec.replicas only; the template and its revision stay."""
         with self.lock:
             self.replicas = replicas
             self.changed.notify_all()
 
+    def update(self, sts: StatefulSet) -> int:
+        """``kubectl apply`` of a changed StatefulSet (replicas, updateStrategy, partition and the
+        pod template: command, env, mounts, probes, limits, grace period); the update revision's
+        number.  A template equal to an earlier revision's is that revision again.  The fields
+        Kubernetes refuses to change (name, serviceName, podManagementPolicy, volumeClaimTemplates)
+        raise SimulationError, as the API server refuses them."""
+        changed = [key for key, value in sts.immutable().items() if value != self.sts.immutable()[key]]
+        if changed:
+            raise SimulationError(f"StatefulSet {self.sts.name}: {', '.join(changed)} may not be changed")
+        check_image_bin(self.bin_dir, sts)
+        with self.lock:
+            same = [n for n, known in enumerate(self.revisions, 1) if known.template() == sts.template()]
+            if not same:
+                self.revisions.append(sts)
+            self.revision = same[0] if same else len(self.revisions)
+            self.sts = sts
+            self.replicas = sts.replicas
+            self.changed.notify_all()
+            return self.revision
+
     # -- observation -----------------------------------------------------------------------------------
 
     def ready_count(self) -> int:
-        return sum(1 for pod in self.pods.values() if pod.running() and pod.ready)
+        return sum(1 for pod in list(self.pods.values()) if pod.serving())
+
+    def ordinals(self) -> list[int]:
+        """The ordinals that have a pod now (running or not, being deleted or not)."""
+        return sorted(self.pods.copy())
+
+    def revision_of(self, ordinal: int) -> int | None:
+        """The revision pod ``ordinal`` was created from; None when there is no such pod now."""
+        pod = self.pods.get(ordinal)
+        return None if pod is None else pod.revision
+
+    def rollout_done(self) -> bool:
+        """The update has gone as far as the strategy takes it: pods 0..replicas-1 exist, Running and
+        Ready, none being deleted, none beyond; each on the update revision (with RollingUpdate,
+        those below ``partition`` on any)."""
+        with self.lock:
+            if any(i >= self.replicas for i in self.pods):
+                return False
+            for ordinal in range(self.replicas):
+                pod = self.pods.get(ordinal)
+                if pod is None or ordinal in self.terminating or not pod.serving():
+                    return False
+                below = self.sts.update_strategy == "RollingUpdate" and ordinal < self.sts.partition
+                if pod.revision != self.revision and not below:
+                    return False
+            return True
+
+    def restarts(self, ordinal: int) -> int:
+        """Container restarts of every pod ordinal ``ordinal`` has had in this run (a recreated
+        pod's count starts at 0, as Kubernetes', but a restart before the recreation still counts)."""
+        with self.lock:
+            pod = self.pods.get(ordinal)
+            return self.past_restarts.get(ordinal, 0) + (pod.restarts if pod is not None else 0)
+
+    def creations(self, ordinal: int) -> int:
+        """How many pods ordinal ``ordinal`` has had in this run (1: never deleted and recreated)."""
+        return sum(1 for event in self.history() if event.ordinal == ordinal and event.kind == "created")
+
+    def history(self) -> list[PodEvent]:
+        """Every pod's creation, readiness changes, deletion and end, in order."""
+        with self.history_lock:
+            return list(self.events)
 
     def wait(self, predicate: Callable[[], bool], timeout: float, what: str) -> float:
         """Seconds until ``predicate()`` holds; SimulationError after ``timeout``."""
@@ -232,7 +396,7 @@ class Simulation:
         return self.net.address(ordinal)
 
     def client_hosts(self) -> str:
-        return ",".join(f"{self.address(i)}:2181" for i in sorted(self.pods))
+        return ",".join(f"{self.address(i)}:2181" for i in self.ordinals())
 
     def myid(self, ordinal: int) -> str:
         for claim in self.sts.claims:
@@ -249,11 +413,13 @@ class Simulation:
 
     def rows(self) -> list[dict[str, str]]:
         rows = []
-        for ordinal in range(max([self.replicas, *[i + 1 for i in self.pods]])):
-            pod = self.pods.get(ordinal)
+        pods = self.pods.copy()
+        for ordinal in range(max([self.replicas, *[i + 1 for i in pods]])):
+            pod = pods.get(ordinal)
             if pod is None:
                 rows.append({"pod": f"{self.sts.name}-{ordinal}", "address": "-", "myid": "-", "mode": "-",
-                             "live": "-", "ready": "-", "restarts": "-", "state": "Pending"})  # fmt: skip
+                             "live": "-", "ready": "-", "restarts": "-", "revision": "-",
+                             "state": "Pending"})  # fmt: skip
                 continue
             running = pod.running()
             rows.append(
@@ -265,9 +431,11 @@ class Simulation:
                     "live": "yes" if running and pod.live else "no",
                     "ready": "yes" if running and pod.ready else "no",
                     "restarts": str(pod.restarts),
-                    "state": "Running" if running else ("Held" if pod.held else "Waiting"),
+                    "revision": str(pod.revision),
+                    "state": "Terminating" if ordinal in self.terminating
+                    else "Running" if running else ("Held" if pod.held else "Waiting"),
                 }
-            )
+            )  # fmt: skip
         return rows
 
     def table(self) -> str:

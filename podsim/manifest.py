@@ -60,10 +60,22 @@ class StatefulSet:
     readiness: Probe | None
     grace_period: float = 30.0
     namespace: str = "default"
+    update_strategy: str = "RollingUpdate"  # or OnDelete
+    partition: int = 0  # RollingUpdate: ordinals below it keep their revision
 
     @property
     def domain(self) -> str:
         return f"{self.service}.{self.namespace}.svc.cluster.local"
+
+    def template(self) -> tuple[object, ...]:
+        """What the pod template holds: two StatefulSets with equal templates are one revision."""
+        return (self.command, self.env, self.mounts, self.memory_limit, self.startup, self.liveness,
+                self.readiness, self.grace_period)  # fmt: skip
+
+    def immutable(self) -> dict[str, object]:
+        """The fields Kubernetes refuses to change on an existing StatefulSet."""
+        return {"name": self.name, "serviceName": self.service, "namespace": self.namespace,
+                "podManagementPolicy": self.policy, "volumeClaimTemplates": self.claims}  # fmt: skip
 
 
 def quantity_bytes(text: str) -> int:
@@ -96,11 +108,23 @@ def from_documents(documents: list[Any]) -> StatefulSet:
             raise ValueError(f"volume {name}: only volumeClaimTemplates and emptyDir are simulated")
         mounts[mount["mountPath"]] = name
     limits = container.get("resources", {}).get("limits", {})
+    policy = spec.get("podManagementPolicy", "OrderedReady")
+    if policy not in ("OrderedReady", "Parallel"):
+        raise ValueError(f"podManagementPolicy {policy!r}: expected OrderedReady or Parallel")
+    strategy = spec.get("updateStrategy") or {}
+    update_type = strategy.get("type", "RollingUpdate")
+    if update_type not in ("RollingUpdate", "OnDelete"):
+        raise ValueError(f"updateStrategy.type {update_type!r}: expected RollingUpdate or OnDelete")
+    if update_type == "OnDelete" and strategy.get("rollingUpdate") is not None:
+        raise ValueError("updateStrategy.rollingUpdate is only allowed with type RollingUpdate")
+    partition = int((strategy.get("rollingUpdate") or {}).get("partition", 0))
+    if partition < 0:
+        raise ValueError(f"updateStrategy.rollingUpdate.partition {partition}: must not be negative")
     return StatefulSet(
         name=sts["metadata"]["name"],
         service=spec["serviceName"],
         replicas=int(spec.get("replicas", 1)),
-        policy=spec.get("podManagementPolicy", "OrderedReady"),
+        policy=policy,
         command=command,
         env=env,
         mounts=mounts,
@@ -111,6 +135,8 @@ def from_documents(documents: list[Any]) -> StatefulSet:
         readiness=Probe.from_spec(container.get("readinessProbe")),
         grace_period=float(pod.get("terminationGracePeriodSeconds", 30)),
         namespace=sts["metadata"].get("namespace", "default"),
+        update_strategy=update_type,
+        partition=partition,
     )
 
 

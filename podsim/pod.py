@@ -15,6 +15,9 @@ The container runs as ``ip netns exec <ns> unshare --uts -- sh -c SETUP ... -- <
 The process leads a session of its own, so killing its process group kills the whole pod; its PID
 and start time are recorded in the run directory as it starts (podsim/runs.py), so that a later
 run can kill it should this one die without its cleanup.
+A pod is made from one revision of the StatefulSet's template (``sts`` is that revision, ``revision``
+its number) and keeps it for its whole life: a new template reaches an ordinal only through a new pod.
+A container without a readiness (liveness) probe is Ready (live) once started, as the kubelet has it.
 Pods run as root here: securityContext's user is not simulated.
 """
 
@@ -114,9 +117,12 @@ class Pod:
         empty_root: Path,
         env: dict[str, str],
         run_dir: Path,
+        revision: int,
         on_change: Callable[[], None],
+        record: Callable[[str], None],
     ) -> None:
         self.sts = sts
+        self.revision = revision
         self.hostname = f"{sts.name}-{ordinal}"
         self.netns = namespace
         self.pvc_dirs = pvc_dirs
@@ -124,7 +130,8 @@ class Pod:
         self.env = env
         self.log_path = run_dir / "logs" / f"{self.hostname}.log"
         self.record_path = run_dir / "procs" / self.hostname
-        self.on_change = on_change
+        self.on_change = on_change  # the controller looks again
+        self.record = record  # the simulation's history: "ready", "unready", "terminating"
         self.process: subprocess.Popen[bytes] | None = None
         self.restarts = 0
         self.held = False  # killed and kept down until restart()
@@ -195,8 +202,8 @@ class Pod:
                 record.write(self.record_path)
             self.process = process
             self.started_at = time.monotonic()
-            self.ready = self.live = False
             self.started = self.sts.startup is None
+            self._set_health()
             now = time.monotonic()
             self.probes = {
                 kind: ProbeState(probe, next_run=now + probe.initial_delay)
@@ -212,12 +219,30 @@ class Pod:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def serving(self) -> bool:
+        """Running and Ready: what the StatefulSet controller waits for."""
+        return self.running() and self.ready
+
+    def _set_health(self, ready: bool | None = None, live: bool | None = None) -> None:
+        """Readiness and liveness; a container without the probe has it once started. Records
+        the readiness transitions in the simulation's history."""
+        if ready is None:
+            ready = self.started and self.sts.readiness is None and self.running()
+        if live is None:
+            live = self.started and self.sts.liveness is None and self.running()
+        self.live = live
+        if ready != self.ready:
+            # Recorded before the controller can see it: the history never shows a step the
+            # controller took on a readiness that is not in it yet.
+            self.record("ready" if ready else "unready")
+            self.ready = ready
+
     def kill(self, hold: bool = False) -> None:
         """SIGKILL the pod's process group (a crash); with ``hold``, keep it down until restart()."""
         with self.lock:
             self.held = self.held or hold
             self._signal_group(signal.SIGKILL)
-            self.ready = self.live = False
+            self._set_health(False, False)
             self.event("killed" + (" (held down)" if hold else ""))
         self.on_change()
 
@@ -228,6 +253,7 @@ class Pod:
             self.backoff = BACKOFF_START
             self.restart_at = None
             if not self.running():
+                self.restarts += 1  # a new container in the same pod, as after a crash
                 self.run_container()
         self.on_change()
 
@@ -235,13 +261,17 @@ class Pod:
         """Stop the pod for good: SIGTERM, then SIGKILL after the grace period."""
         with self.lock:
             self.deleted = True
+            self.record("terminating")
+            self.event(f"deleting: SIGTERM, SIGKILL after {self.sts.grace_period:g}s")
             self._signal_group(signal.SIGTERM)
         deadline = time.monotonic() + self.sts.grace_period
         while self.running() and time.monotonic() < deadline:
             time.sleep(0.05)
         with self.lock:
+            if self.running():
+                self.event("grace period over: SIGKILL")
             self._signal_group(signal.SIGKILL)
-            self.ready = self.live = False
+            self._set_health(False, False)
         self.thread.join(timeout=5)
 
     def _signal_group(self, sig: signal.Signals) -> None:
@@ -282,7 +312,7 @@ class Pod:
         """restartPolicy Always: restart after a back-off that doubles, reset after 10 s of running."""
         if self.restart_at is None:
             if self.ready or self.live:
-                self.ready = self.live = False
+                self._set_health(False, False)
                 self.on_change()
             if self.held or self.process is None:
                 return
@@ -315,10 +345,11 @@ class Pod:
                 state.passed = False
             if kind == "startup" and state.passed:
                 self.started = changed = True
+                self._set_health(self.ready if self.sts.readiness else None, self.live if self.sts.liveness else None)
             elif kind == "liveness":
                 self.live = ok
             elif kind == "readiness" and self.ready != state.passed:
-                self.ready = state.passed
+                self._set_health(state.passed, self.live)
                 changed = True
                 self.event("ready" if self.ready else f"not ready: {output.strip()}")
             if failed and kind in ("startup", "liveness"):

@@ -13,13 +13,14 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ZkPaths, clean_env, script, wait_until
+from tests.conftest import ZkPaths, clean_env, script, snapshot, wait_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -178,3 +179,45 @@ def test_metrics_from_every_member(ensemble: Ensemble) -> None:
         if pairs["zk_server_state"] == "leader":
             assert pairs["zk_synced_followers"] == "2"
     assert sorted(states) == ["follower", "follower", "leader"]
+
+
+def test_a_start_with_another_server_list_is_refused_while_the_ensemble_serves(
+    ensemble: Ensemble, tmp_path: Path
+) -> None:
+    """The split-brain guard: zk-3 of a 5-server list would elect with zk-4 beside the serving
+    3-member ensemble; it must not even write its files.  The same list goes ahead at once."""
+    newcomer = tmp_path / "zk-3"
+    newcomer.mkdir()
+    argv = [
+        script("zkboot"),
+        "start",
+        "--hostname=zk-3",
+        *ZkPaths(newcomer, client_port=ensemble.client_port).flags(),
+        *[s.replace(f"--servers={SERVERS}", "--servers=5") for s in ensemble.settings()],
+        "--zookeeper-home=/usr/share/zookeeper",
+    ]
+    before = snapshot(newcomer, mtimes=True)
+    refused = subprocess.run(ensemble.in_pod(argv), capture_output=True, text=True, timeout=30, env=clean_env())
+    assert refused.returncode == 1, refused.stderr
+    (line,) = refused.stderr.splitlines()
+    old = ",".join(f"server.{i + 1}=zk-{i}.{DOMAIN}:{ensemble.server_port}:{ensemble.election_port}" for i in range(3))
+    new = ",".join(f"server.{i + 1}=zk-{i}.{DOMAIN}:{ensemble.server_port}:{ensemble.election_port}" for i in range(5))
+    assert f" has {old} but this start would write {new}: refusing" in line, line
+    assert snapshot(newcomer, mtimes=True) == before  # nothing written, nothing created
+
+    # A member restarting with the ensemble's own list: the guard reads the same membership.
+    same = tmp_path / "zk-1-again"
+    same.mkdir()
+    argv = [
+        script("zkGenConfig.sh"),
+        "--hostname=zk-1",
+        *ZkPaths(same, client_port=ensemble.client_port).flags(),
+        *ensemble.settings(),
+    ]
+    started = time.monotonic()
+    allowed = subprocess.run(ensemble.in_pod(argv), capture_output=True, text=True, timeout=30, env=clean_env())
+    took = time.monotonic() - started
+    assert allowed.returncode == 0, allowed.stderr
+    notes = [line for line in allowed.stderr.splitlines() if " membership " in line]
+    assert len(notes) == 1 and notes[0].endswith(" serves the same 3 servers"), allowed.stderr
+    print(f"\nzkGenConfig.sh with the serving ensemble's list, guard included: {took:.2f}s")

@@ -38,7 +38,7 @@ def xmx(flags: str) -> list[str]:
 @pytest.mark.parametrize("installation", [UPSTREAM, FIXED], ids=["upstream", "fixed"])
 def test_argv(tmp_path: Path, installation: Installation) -> None:
     s = settings(tmp_path)
-    assert launch.argv(installation, s) == [
+    assert launch.argv(installation, f"{s.conf_dir}/zoo.cfg") == [
         str(installation.zkserver),
         "start-foreground",
         f"{tmp_path}/conf/zoo.cfg",
@@ -47,7 +47,7 @@ def test_argv(tmp_path: Path, installation: Installation) -> None:
 
 def test_argv_config_path_absolute_with_trailing_slash(tmp_path: Path) -> None:
     s = settings(tmp_path, conf_dir=f"{tmp_path}/conf/")
-    command = launch.argv(UPSTREAM, s)
+    command = launch.argv(UPSTREAM, f"{s.conf_dir}/zoo.cfg")
     assert command[2] == f"{tmp_path}/conf/zoo.cfg"
     assert Path(command[2]).is_absolute()
 

@@ -1,9 +1,11 @@
-"""The simulator's own promises: scaling, cleanup on SIGTERM, removal of what a killed run left
-behind, and one line without root."""
+"""The simulator's own promises: the StatefulSet controller (revisions, RollingUpdate with its
+partition, OnDelete, scaling during a rollout, DNS names, PVCs, restart counts), cleanup on SIGTERM,
+removal of what a killed run left behind, and one line without root."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -18,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from podsim.cluster import Simulation
+from podsim.cluster import PodEvent, Simulation, SimulationError
+from podsim.manifest import Probe, StatefulSet
 from podsim.net import NETNS_ETC
 from podsim.runs import Record
 from tests.conftest import Unprivileged
@@ -238,3 +241,320 @@ def test_the_next_start_removes_what_a_killed_run_left_behind(sim: Callable[...,
         assert leftovers(alive) == everything
         assert alive.run not in simulation.removed_runs
         assert alive.process.poll() is None
+
+
+# -- the StatefulSet controller: revisions, update strategies, scaling, DNS, PVCs -------------------------
+# Tiny pods (tests/fixtures' sleeper, no ZooKeeper): each is created and Ready in a fraction of a second.
+
+GRACE = 5.0  # seconds: a pod that obeys SIGTERM is gone long before; one that ignores it takes all of it
+SHORT_GRACE = 0.3  # for pods that ignore SIGTERM, whose every deletion takes the whole grace period
+QUIET = 1.0  # seconds to watch that the controller does nothing: 4 of its 0.25 s rounds
+ROLL_TIMEOUT = 60.0
+IGNORES_TERM = ("sh", "-c", "trap '' TERM; exec sleep 600")  # sleep inherits the ignored SIGTERM
+
+
+def tiny(
+    replicas: int = 3,
+    policy: str = "Parallel",
+    strategy: str = "RollingUpdate",
+    partition: int = 0,
+    ignore_term: bool = False,
+) -> StatefulSet:
+    """The sleeper as a StatefulSet of ``replicas`` pods with a readiness probe that passes (after
+    0.2 s, so that Ready comes measurably after the start)."""
+    return dataclasses.replace(
+        load(SLEEPER),
+        replicas=replicas,
+        policy=policy,
+        update_strategy=strategy,
+        partition=partition,
+        command=IGNORES_TERM if ignore_term else load(SLEEPER).command,
+        grace_period=SHORT_GRACE if ignore_term else GRACE,
+        readiness=Probe(("true",), initial_delay=0.2, period=1.0),
+    )
+
+
+def changed(sts: StatefulSet, generation: int) -> StatefulSet:
+    """``sts`` with a template change (an environment variable): a new revision."""
+    return dataclasses.replace(sts, env={**sts.env, "GENERATION": str(generation)})
+
+
+def all_ready(s: Simulation) -> bool:
+    return s.ordinals() == list(range(s.replicas)) and s.ready_count() == s.replicas
+
+
+def quiet(s: Simulation, holds: Callable[[], bool], what: str) -> None:
+    """``holds()`` stays true for QUIET seconds (polled every 50 ms): the controller did not act."""
+    deadline = time.monotonic() + QUIET
+    while time.monotonic() < deadline:
+        assert holds(), f"{what}\n{s.table()}\n{s.history()[-10:]}"
+        time.sleep(0.05)
+
+
+def events(s: Simulation, kind: str, since: float = 0.0) -> list[PodEvent]:
+    return [e for e in s.history() if e.kind == kind and e.at >= since]
+
+
+def ready_when_deleting(s: Simulation, since: float) -> list[tuple[int, set[int]]]:
+    """For each deletion after ``since``: the pod deleted and the pods Ready at that moment,
+    replayed from the history (a pod is Ready from its "ready" event to its next "unready" or "gone")."""
+    ready: set[int] = set()
+    seen = []
+    for event in s.history():
+        if event.kind == "terminating" and event.at >= since:
+            seen.append((event.ordinal, set(ready)))
+        if event.kind == "ready":
+            ready.add(event.ordinal)
+        elif event.kind in ("unready", "gone"):
+            ready.discard(event.ordinal)
+    return seen
+
+
+def hosts_seen_by(s: Simulation, ordinal: int) -> str:
+    """/etc/hosts as pod ``ordinal``'s container sees it (through its own mount namespace)."""
+    pod = s.pods[ordinal]
+    assert pod.process is not None
+    return Path(f"/proc/{pod.process.pid}/root/etc/hosts").read_text()
+
+
+def name(s: Simulation, ordinal: int) -> str:
+    return f"{s.address(ordinal)} {s.sts.name}-{ordinal}.{s.sts.domain} {s.sts.name}-{ordinal}"
+
+
+@pytest.mark.parametrize("policy", ["Parallel", "OrderedReady"])
+def test_rolling_update_replaces_one_pod_at_a_time_highest_first_each_once_all_are_ready(
+    sim: Callable[..., Simulation], policy: str
+) -> None:
+    s = sim(tiny(policy=policy))
+    s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "3 pods Ready")
+    assert s.rollout_done() and [s.revision_of(i) for i in range(3)] == [1, 1, 1]
+
+    updated_at = time.monotonic()
+    assert s.update(changed(s.sts, 2)) == 2
+    assert not s.rollout_done()
+    took = s.wait(s.rollout_done, ROLL_TIMEOUT, "the rollout to revision 2")
+    print(f"\n{policy}: 3 pods rolled to revision 2 in {took:.1f}s")
+
+    assert [e.ordinal for e in events(s, "terminating", updated_at)] == [2, 1, 0]
+    created = events(s, "created", updated_at)
+    assert [(e.ordinal, e.revision) for e in created] == [(2, 2), (1, 2), (0, 2)]
+    # Each deletion came while every pod was Ready, so after the previous replacement's readiness.
+    assert ready_when_deleting(s, updated_at) == [(i, {0, 1, 2}) for i in (2, 1, 0)]
+    ready = {e.ordinal: e.at for e in events(s, "ready", updated_at) if e.revision == 2}
+    deleting = {e.ordinal: e.at for e in events(s, "terminating", updated_at)}
+    assert ready[2] < deleting[1] and ready[1] < deleting[0]
+    # SIGTERM ended each pod (sleep dies of it), long before the grace period's SIGKILL.
+    gone = {e.ordinal: e.at for e in events(s, "gone", updated_at)}
+    assert all(gone[i] - deleting[i] < GRACE / 2 for i in range(3)), (gone, deleting)
+    assert [row["revision"] for row in s.rows()] == ["2", "2", "2"]
+    assert [(s.creations(i), s.restarts(i)) for i in range(3)] == [(2, 0)] * 3
+
+
+def test_partition_keeps_the_lower_ordinals_which_come_back_on_the_current_revision(
+    sim: Callable[..., Simulation],
+) -> None:
+    s = sim(tiny(partition=1))
+    s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "3 pods Ready")
+    assert s.update(changed(s.sts, 2)) == 2
+    s.wait(s.rollout_done, ROLL_TIMEOUT, "the rollout down to the partition")
+    assert [s.revision_of(i) for i in range(3)] == [1, 2, 2]
+    assert s.creations(0) == 1
+
+    s.delete(0)  # below the partition: recreated from the current revision, not the update one
+    s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "pod 0 recreated")
+    assert s.revision_of(0) == 1 and s.creations(0) == 2
+
+    # The partition lowered, template unchanged: the same revision, now rolled to pod 0 as well.
+    assert s.update(dataclasses.replace(s.sts, partition=0)) == 2
+    s.wait(lambda: s.revision_of(0) == 2 and s.rollout_done(), ROLL_TIMEOUT, "pod 0 rolled")
+    assert [s.revision_of(i) for i in range(3)] == [2, 2, 2]
+    assert [s.creations(i) for i in range(3)] == [3, 2, 2]
+
+
+def test_on_delete_keeps_every_pod_on_its_revision_until_it_is_deleted(sim: Callable[..., Simulation]) -> None:
+    s = sim(tiny(strategy="OnDelete"))
+    s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "3 pods Ready")
+    updated_at = time.monotonic()
+    assert s.update(changed(s.sts, 2)) == 2
+    quiet(s, lambda: not events(s, "terminating", updated_at), "OnDelete deleted a pod by itself")
+    assert [s.revision_of(i) for i in range(3)] == [1, 1, 1]
+    assert not s.rollout_done()
+
+    s.delete(1)
+    s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "pod 1 recreated")
+    assert [s.revision_of(i) for i in range(3)] == [1, 2, 1]
+    quiet(s, lambda: len(events(s, "terminating", updated_at)) == 1, "OnDelete deleted another pod")
+    for ordinal in (2, 0):
+        s.delete(ordinal)
+    s.wait(s.rollout_done, ROLL_TIMEOUT, "every pod on revision 2")
+
+
+def test_a_replacement_that_never_becomes_ready_stalls_the_rollout_for_good(sim: Callable[..., Simulation]) -> None:
+    s = sim(tiny())
+    s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "3 pods Ready")
+    good = s.sts
+    broken = dataclasses.replace(good, readiness=Probe(("false",), period=0.5))
+    updated_at = time.monotonic()
+    assert s.update(broken) == 2
+    s.wait(lambda: s.revision_of(2) == 2 and s.pods[2].running(), ROLL_TIMEOUT, "pod 2 recreated")
+
+    def stalled() -> bool:
+        return (
+            [e.ordinal for e in events(s, "terminating", updated_at)] == [2]
+            and [s.revision_of(i) for i in range(3)] == [1, 1, 2]
+            and not s.pods[2].ready
+            and s.ready_count() == 2
+        )
+
+    quiet(s, stalled, "the rollout went on past a replacement that is not Ready")
+    assert not s.rollout_done()
+
+    # Reverting the template is not enough (the broken pod is not Ready, so nothing proceeds), as
+    # in Kubernetes: the broken pod has to be deleted by hand, and comes back on the old revision.
+    assert s.update(good) == 1
+    quiet(s, stalled, "the rollout went on while a pod is not Ready")
+    s.delete(2)
+    s.wait(s.rollout_done, ROLL_TIMEOUT, "pod 2 back on revision 1")
+    assert [s.revision_of(i) for i in range(3)] == [1, 1, 1]
+    assert [s.creations(i) for i in range(3)] == [1, 1, 3]
+
+
+def test_no_pod_is_replaced_while_another_is_not_ready(sim: Callable[..., Simulation]) -> None:
+    s = sim(tiny())
+    s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "3 pods Ready")
+    s.kill(0, hold=True)
+    s.wait(lambda: not s.pods[0].ready, 10, "pod 0 not Ready")
+    updated_at = time.monotonic()
+    s.update(changed(s.sts, 2))
+    quiet(s, lambda: not events(s, "terminating", updated_at), "a pod was replaced while pod 0 was not Ready")
+
+    s.restart(0)
+    s.wait(s.rollout_done, ROLL_TIMEOUT, "the rollout once pod 0 is back")
+    ready_again = next(e.at for e in events(s, "ready", updated_at) if e.ordinal == 0)
+    assert events(s, "terminating", updated_at)[0].at > ready_again
+    assert s.restarts(0) == 1  # the held container's restart counts; the recreation then keeps it
+
+
+@pytest.mark.parametrize("policy", ["Parallel", "OrderedReady"])
+def test_scaling_up_and_down_during_a_rollout(sim: Callable[..., Simulation], policy: str) -> None:
+    s = sim(tiny(policy=policy, ignore_term=True))  # every deletion takes SHORT_GRACE: rollouts last
+    s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "3 pods Ready")
+    updated_at = time.monotonic()
+    s.update(changed(s.sts, 2))
+    s.wait(lambda: bool(events(s, "terminating", updated_at)), 10, "the rollout under way")
+    s.scale(5)
+    s.wait(lambda: s.rollout_done() and s.ordinals() == [0, 1, 2, 3, 4], ROLL_TIMEOUT, "5 pods on revision 2")
+    assert [s.revision_of(i) for i in range(5)] == [2] * 5
+    assert [s.creations(i) for i in range(5)] == [2, 2, 2, 1, 1]  # 3 and 4 made on revision 2 at once
+
+    updated_at = time.monotonic()
+    s.update(changed(s.sts, 3))
+    s.wait(lambda: bool(events(s, "terminating", updated_at)), 10, "the second rollout under way")
+    s.scale(2)
+    s.wait(lambda: s.rollout_done() and s.ordinals() == [0, 1], ROLL_TIMEOUT, "2 pods on revision 3")
+    assert [s.revision_of(i) for i in range(2)] == [3, 3]
+    assert {e.ordinal for e in events(s, "gone", updated_at)} == {0, 1, 2, 3, 4}
+    # Pods 2 and 3 were removed by the scale-down, not recreated on revision 3 on the way.
+    assert [e.ordinal for e in events(s, "created", updated_at) if e.ordinal >= 2] in ([], [4])
+    hosts = hosts_seen_by(s, 0)
+    assert all(f"{s.sts.name}-{i}." not in hosts for i in (2, 3, 4)), hosts
+
+
+@pytest.mark.parametrize("policy", ["Parallel", "OrderedReady"])
+def test_scale_down_removes_the_highest_ordinals_sigterm_then_sigkill(
+    sim: Callable[..., Simulation], policy: str
+) -> None:
+    s = sim(tiny(replicas=4, policy=policy, ignore_term=True))
+    s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "4 pods Ready")
+    scaled_at = time.monotonic()
+    s.scale(1)
+    s.wait(lambda: s.ordinals() == [0], ROLL_TIMEOUT, "pods 1-3 removed")
+
+    deleting = {e.ordinal: e.at for e in events(s, "terminating", scaled_at)}
+    gone = {e.ordinal: e.at for e in events(s, "gone", scaled_at)}
+    assert sorted(deleting) == sorted(gone) == [1, 2, 3]
+    # They ignore SIGTERM: each went only with the SIGKILL at the end of the grace period.
+    assert all(gone[i] - deleting[i] >= SHORT_GRACE - 0.05 for i in deleting), (deleting, gone)
+    if policy == "Parallel":  # all at once
+        assert max(deleting.values()) < min(gone.values())
+    else:  # one at a time, highest first, each once the one above is gone
+        assert gone[3] <= deleting[2] and gone[2] <= deleting[1]
+    hosts = hosts_seen_by(s, 0)
+    assert name(s, 0) in hosts and all(f"{s.sts.name}-{i}." not in hosts for i in (1, 2, 3)), hosts
+    assert s.net.namespace(1) not in netns_names()
+    assert (s.restarts(0), s.creations(0)) == (0, 1)
+
+
+def test_dns_names_come_with_a_pod_stay_through_its_recreation_and_go_with_a_scale_down(
+    sim: Callable[..., Simulation],
+) -> None:
+    s = sim(tiny(policy="OrderedReady"))
+    s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "3 pods Ready")
+    for ordinal in range(3):
+        hosts = hosts_seen_by(s, ordinal)
+        assert all(name(s, i) in hosts for i in range(3)) and f"{s.sts.name}-3" not in hosts, hosts
+
+    # Pod 2 deleted while pod 0 is down: OrderedReady recreates it only once pod 0 is Ready again,
+    # and its name stays meanwhile, as publishNotReadyAddresses keeps it.
+    s.kill(0, hold=True)
+    s.delete(2)
+    quiet(s, lambda: 2 not in s.ordinals() and name(s, 2) in hosts_seen_by(s, 1), "pod 2 recreated or its name gone")
+    s.restart(0)
+    s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "pod 2 recreated")
+    assert name(s, 2) in hosts_seen_by(s, 2)
+
+    s.scale(4)
+    s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "pod 3 created")
+    assert all(name(s, 3) in hosts_seen_by(s, i) for i in range(4))
+    s.scale(2)
+    s.wait(lambda: s.ordinals() == [0, 1], ROLL_TIMEOUT, "pods 2 and 3 removed")
+    for ordinal in (0, 1):
+        hosts = hosts_seen_by(s, ordinal)
+        assert name(s, 1) in hosts and f"{s.sts.name}-2." not in hosts and f"{s.sts.name}-3." not in hosts, hosts
+
+
+def test_delete_with_pvc_brings_the_pod_back_on_an_empty_one(sim: Callable[..., Simulation]) -> None:
+    s = sim(tiny(replicas=2))
+    s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "2 pods Ready")
+    markers = [s.pvc_dir(i, "data") / "marker" for i in range(2)]
+    for marker in markers:
+        marker.write_text("kept\n")
+
+    s.delete(1)
+    s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "pod 1 recreated")
+    assert markers[1].read_text() == "kept\n"  # on its PVC
+
+    s.delete(1, with_pvc=True)
+    s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "pod 1 recreated on a new PVC")
+    assert s.pods[1].pvc_dirs["data"] == s.pvc_dir(1, "data")
+    assert list(s.pvc_dir(1, "data").iterdir()) == []
+    assert markers[0].read_text() == "kept\n"  # the other pod's PVC untouched
+    assert (s.creations(0), s.restarts(0), s.creations(1)) == (1, 0, 3)
+
+
+def test_restarts_count_every_container_start_of_an_ordinal_across_recreations(
+    sim: Callable[..., Simulation],
+) -> None:
+    s = sim(tiny(replicas=2))
+    s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "2 pods Ready")
+    s.kill(1)  # the kubelet restarts it after its back-off
+    s.wait(lambda: s.restarts(1) == 1 and all_ready(s), 30, "pod 1 restarted by the kubelet")
+    s.kill(1, hold=True)
+    s.restart(1)
+    s.wait(lambda: all_ready(s), 30, "pod 1 restarted by hand")
+    assert s.restarts(1) == 2 and s.rows()[1]["restarts"] == "2"
+
+    s.delete(1)
+    s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "pod 1 recreated")
+    assert s.pods[1].restarts == 0 and s.rows()[1]["restarts"] == "0"  # a new pod, as kubectl shows
+    assert (s.restarts(1), s.creations(1)) == (2, 2)
+    assert (s.restarts(0), s.creations(0)) == (0, 1)
+
+
+def test_update_refuses_what_kubernetes_refuses_to_change(sim: Callable[..., Simulation]) -> None:
+    s = sim(tiny(replicas=0))
+    with pytest.raises(SimulationError, match="podManagementPolicy may not be changed"):
+        s.update(dataclasses.replace(s.sts, policy="OrderedReady"))
+    with pytest.raises(SimulationError, match="volumeClaimTemplates may not be changed"):
+        s.update(dataclasses.replace(s.sts, claims=("other",)))
+    assert s.revision == 1 and s.update(dataclasses.replace(s.sts, replicas=0)) == 1

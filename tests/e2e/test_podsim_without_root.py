@@ -8,6 +8,7 @@ import ast
 import dataclasses
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -25,9 +26,9 @@ import pytest
 
 from podsim import net, runs
 from podsim.cluster import Simulation, SimulationError, check_image_bin
-from podsim.manifest import StatefulSet
+from podsim.manifest import StatefulSet, load_yaml
 from podsim.zk import Srvr, ZkError, srvr
-from tests.e2e.conftest import LEGACY_STATEFULSET, REPO, SLEEPER, load
+from tests.e2e.conftest import BASE, LEGACY_STATEFULSET, REPO, SLEEPER, load
 
 PODSIM = REPO / "podsim"
 
@@ -159,6 +160,60 @@ def test_srvr_says_refused_when_nothing_listens() -> None:
         with pytest.raises(ZkError) as raised:
             srvr("127.0.0.1", reserved.getsockname()[1], timeout=2.0)
     assert raised.value.kind == "refused"
+
+
+# -- the manifest's update strategy ------------------------------------------------------------------
+
+MINIMAL = """
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: web}
+spec:
+  serviceName: web-hs
+  template:
+    spec:
+      containers: [{name: c, command: [sleep, "600"]}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("strategy", "expected"),
+    [
+        ("", ("RollingUpdate", 0)),  # Kubernetes' defaults
+        ("updateStrategy: {type: RollingUpdate}", ("RollingUpdate", 0)),
+        ("updateStrategy: {type: RollingUpdate, rollingUpdate: {partition: 2}}", ("RollingUpdate", 2)),
+        ("updateStrategy: {rollingUpdate: {partition: 1}}", ("RollingUpdate", 1)),
+        ("updateStrategy: {type: OnDelete}", ("OnDelete", 0)),
+    ],
+)
+def test_update_strategy_and_partition_are_read_from_the_manifest(strategy: str, expected: tuple[str, int]) -> None:
+    sts = load_yaml(MINIMAL + f"  {strategy}\n")
+    assert (sts.update_strategy, sts.partition) == expected
+    assert sts.policy == "OrderedReady"
+
+
+@pytest.mark.parametrize(
+    ("strategy", "complaint"),
+    [
+        ("updateStrategy: {type: Recreate}", "updateStrategy.type 'Recreate'"),
+        ("updateStrategy: {type: OnDelete, rollingUpdate: {partition: 1}}", "only allowed with type RollingUpdate"),
+        ("updateStrategy: {rollingUpdate: {partition: -1}}", "must not be negative"),
+        ("podManagementPolicy: Ordered", "podManagementPolicy 'Ordered'"),
+    ],
+)
+def test_an_update_strategy_kubernetes_would_refuse_is_refused(strategy: str, complaint: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(complaint)):
+        load_yaml(MINIMAL + f"  {strategy}\n")
+
+
+def test_the_fixtures_and_the_base_roll_as_kubernetes_would() -> None:
+    for sts in (load(LEGACY_STATEFULSET), load(SLEEPER)):
+        assert (sts.update_strategy, sts.partition) == ("RollingUpdate", 0)
+    base = load(BASE)
+    assert (base.update_strategy, base.partition) == ("RollingUpdate", 0)
+    # A template is what a revision holds: the replica count is not part of it, an env change is.
+    assert dataclasses.replace(base, replicas=5).template() == base.template()
+    assert dataclasses.replace(base, env={**base.env, "ZK_REPLICAS": "5"}).template() != base.template()
 
 
 # -- a bin dir the pods would not see ---------------------------------------------------------------

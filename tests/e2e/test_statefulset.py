@@ -11,9 +11,7 @@ import hashlib
 import itertools
 import re
 import subprocess
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,8 +19,6 @@ from typing import Any
 
 import pytest
 from kazoo.client import KazooClient  # type: ignore[import-untyped]
-from kazoo.exceptions import ConnectionLoss, SessionExpiredError  # type: ignore[import-untyped]
-from kazoo.handlers.threading import KazooTimeoutError  # type: ignore[import-untyped]
 
 from podsim.cluster import Simulation
 from tests.e2e.conftest import (
@@ -30,6 +26,9 @@ from tests.e2e.conftest import (
     LEGACY_STATEFULSET,
     READY_TIMEOUT,
     SERVING,
+    LeaderWatch,
+    Writer,
+    assert_all_members_agree,
     leader,
     load,
     log_text,
@@ -92,9 +91,9 @@ def read_through(sim: Simulation, ordinal: int) -> dict[str, bytes]:
 
 
 def in_pod(sim: Simulation, ordinal: int, *command: str) -> subprocess.CompletedProcess[str]:
-    """``command`` in pod ``ordinal``'s network namespace, with the pods' environment (as a probe runs)."""
+    """``command`` in pod ``ordinal``'s network namespace, with its environment (as a probe runs)."""
     argv = ["ip", "netns", "exec", sim.pods[ordinal].netns, *command]
-    return subprocess.run(argv, env=sim.env, capture_output=True, text=True, timeout=10, check=False)
+    return subprocess.run(argv, env=sim.pods[ordinal].env, capture_output=True, text=True, timeout=10, check=False)
 
 
 def pvc_tree(root: Path) -> dict[str, str]:
@@ -296,61 +295,13 @@ def test_survivor_of_lost_quorum_stays_live_turns_not_ready_then_recovers(sim: C
 
 # -- 6: a rolling restart under writes ---------------------------------------------------------------
 
-ROLL = "/roll"
-MAX_WRITES = 50_000
-WRITER_DEADLINE = 240.0  # seconds: the writer stops by itself after this, whatever happens
-OP_TIMEOUT = 15.0  # seconds for one create, past the 10 s session timeout
-PACE = 0.01  # seconds between acknowledged writes: ~100/s, enough to cover every step
-
-
-class Writer(threading.Thread):
-    """Creates sequential znodes under ROLL through a client that knows every pod, until stopped,
-    MAX_WRITES acknowledged or WRITER_DEADLINE passed.  A write counts once its create returned the
-    new path; a connection lost, a session expired or a create timed out is retried and counted
-    as a failed attempt (such a write may or may not have been applied: it is not counted)."""
-
-    def __init__(self, hosts: str) -> None:
-        super().__init__(name="znode-writer", daemon=True)
-        self.hosts = hosts
-        self.stop = threading.Event()
-        self.acknowledged: list[str] = []
-        self.failed: Counter[str] = Counter()
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        deadline = time.monotonic() + WRITER_DEADLINE
-        zk = KazooClient(hosts=self.hosts, timeout=10.0, connection_retry={"max_tries": -1, "max_delay": 1.0})
-        try:
-            zk.start(timeout=30)
-            zk.ensure_path(ROLL)
-            while not self.stop.is_set() and len(self.acknowledged) < MAX_WRITES and time.monotonic() < deadline:
-                try:
-                    path = zk.create_async(f"{ROLL}/w-", b"w", sequence=True).get(timeout=OP_TIMEOUT)
-                except (ConnectionLoss, SessionExpiredError, KazooTimeoutError) as exc:
-                    self.failed[type(exc).__name__] += 1
-                    self.stop.wait(0.1)
-                    continue
-                self.acknowledged.append(path)
-                self.stop.wait(PACE)
-        except BaseException as exc:
-            self.error = exc
-        finally:
-            zk.stop()
-            zk.close()
-
 
 def test_rolling_restart_in_reverse_order_keeps_every_acknowledged_write(sim: Callable[..., Simulation]) -> None:
     s = sim(BASE)
     wait_healthy(s)
-    writer = Writer(s.client_hosts())
-    writer.start()
-
-    def writes_beyond(count: int) -> bool:
-        return len(writer.acknowledged) >= count or writer.error is not None or not writer.is_alive()
-
     steps = []
-    try:
-        s.wait(lambda: writes_beyond(20), 60, "the writer's first acknowledged writes")
+    with LeaderWatch(s) as watch, Writer(s) as writer:
+        writer.wait_for(20, 60)
         for ordinal in reversed(range(s.replicas)):
             start = time.monotonic()
             s.delete(ordinal)  # SIGTERM, grace period; the controller recreates it on its PVC
@@ -358,24 +309,61 @@ def test_rolling_restart_in_reverse_order_keeps_every_acknowledged_write(sim: Ca
             assert s.pods[ordinal].started_at > start
             steps.append(f"zk-{ordinal} {time.monotonic() - start:.1f}s")
         mark = len(writer.acknowledged)
-        s.wait(lambda: writes_beyond(mark + 20), 60, "acknowledged writes after the rolling restart")
-    finally:
-        writer.stop.set()
-        writer.join(timeout=OP_TIMEOUT + 30)
-    assert not writer.is_alive(), "the writer did not stop"
-    assert writer.error is None, f"the writer failed: {writer.error!r}"
-
-    acknowledged = {path.rsplit("/", 1)[1] for path in writer.acknowledged}
-    with client(s.client_hosts()) as zk:
-        zk.sync(ROLL)
-        present = set(zk.get_children(ROLL))
-    missing = sorted(acknowledged - present)
+        writer.wait_for(mark + 20, 60)
     print(
-        f"\nrolling restart ({', '.join(steps)}): {len(acknowledged)} writes acknowledged, "
-        f"{len(present)} present, {sum(writer.failed.values())} failed attempts {dict(writer.failed)}"
+        f"\nrolling restart ({', '.join(steps)}): {len(writer.acknowledged)} writes acknowledged, "
+        f"{writer.failed.total()} failed attempts {dict(writer.failed)}; leader watch: {watch.summary()}"
     )
-    assert len(acknowledged) == len(writer.acknowledged) > mark
-    assert not missing, f"{len(missing)} acknowledged writes lost, e.g. {missing[:5]}"
+    assert [s.creations(i) for i in range(s.replicas)] == [2] * s.replicas
+    assert watch.max_leaders == 1, watch.summary()
+    assert_all_members_agree(s, writer.acknowledged)
+
+
+# -- the observers the membership tests share (tests/e2e/conftest.py) -------------------------------------
+
+
+def test_observers_see_one_leader_at_a_time_and_every_write_on_every_member_through_a_leader_kill(
+    sim: Callable[..., Simulation],
+) -> None:
+    """LeaderWatch, Writer and assert_all_members_agree on an ensemble that loses its leader:
+    exactly one leader in every poll that saw one (none for a moment, during the election), the
+    writer carried on through the new leader, every acknowledged write on every member."""
+    s = sim(BASE)
+    wait_healthy(s)
+    with LeaderWatch(s) as watch, Writer(s) as writer:
+        writer.wait_for(20, 60)
+        old = leader(s)
+        killed_at = time.monotonic() - watch.started
+        s.kill(old)
+        s.wait(lambda: bool(watch.polls) and len(watch.polls[-1].leaders - {old}) == 1, READY_TIMEOUT, "a new leader")
+        wait_healthy(s, what=f"zk-{old} restarted")
+        healthy_at = time.monotonic() - watch.started
+        mark = len(writer.acknowledged)
+        writer.wait_for(mark + 20, 60)
+    print(
+        f"\nleader zk-{old} killed: {len(writer.acknowledged)} writes acknowledged, {writer.failed.total()} "
+        f"failed attempts {dict(writer.failed)}; leader watch: {watch.summary()}, leaders in turn "
+        f"{watch.leaders_in_turn()}, longest gap between polls {watch.longest_gap():.2f}s"
+    )
+
+    assert watch.max_leaders == 1 and not watch.split_polls(), watch.summary()
+    before = [poll for poll in watch.polls if poll.at < killed_at]
+    after = [poll for poll in watch.polls if poll.at > healthy_at]
+    assert before and all(poll.leaders == {old} for poll in before), "the watch missed the first leader"
+    assert after and all(len(poll.leaders) == 1 for poll in after), "the watch missed the new leader"
+    turns = watch.leaders_in_turn()
+    assert turns[0] == old and len(turns) >= 2 and turns[1] != old, turns
+    assert watch.longest_gap() < 1.0, "the watch stalled"
+    assert len(writer.acknowledged) > mark >= 20
+    assert len(set(writer.acknowledged)) == len(writer.acknowledged)
+    views = assert_all_members_agree(s, writer.acknowledged)
+    assert sorted(views) == [0, 1, 2]
+    # And the check fails, naming every member, for a write none of them holds.
+    with pytest.raises(
+        AssertionError, match=r"zk-0: lacks 1 of \d+ acknowledged writes, e.g. \['w-9999999999'\]"
+    ) as failed:
+        assert_all_members_agree(s, [*writer.acknowledged, "w-9999999999"])
+    assert all(f"zk-{i}: lacks 1 of" in str(failed.value) for i in range(3))
 
 
 # -- 7: a pod on another pod's volume ----------------------------------------------------------------

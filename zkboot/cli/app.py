@@ -130,6 +130,19 @@ def status(
 
 
 @app.command()
+@with_options(probe=("timeout",))
+def shrink(
+    flags: dict[str, Any],
+    probe_flags: dict[str, str | None],
+    replicas: int = typer.Option(..., "--replicas", metavar="N", help="the members to keep: ordinals 0..N-1"),
+) -> int:
+    """Dynamic membership: remove the members with ordinal >= N (before kubectl scale --replicas=N)."""
+    from zkboot.start import pipeline
+
+    return pipeline.shrink("zkboot", flags, probe_flags, os.environ, replicas)
+
+
+@app.command()
 def version() -> None:
     """Print zkboot's version."""
     typer.echo(f"zkboot {__version__}")

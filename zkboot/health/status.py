@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from zkboot.client.endpoint import Endpoint, Srvr, endpoint_for
+from zkboot.client.parallel import ask_all
 from zkboot.errors import Kind, QueryError, UsageError
 from zkboot.options import ProbeOptions, Raw
 from zkboot.start.identity import Identity
@@ -57,22 +56,10 @@ def collect(identity: Identity, endpoint: Endpoint) -> list[MemberState]:
         except QueryError as exc:
             return MemberState(myid, host, endpoint.port, None, f"{exc.kind}: {exc.detail}")
 
-    # Daemon threads and a bounded join: a name lookup that hangs (getaddrinfo has no timeout)
-    # must not hold the answer past the deadline, nor the process at exit.
-    results: dict[int, MemberState] = {}
-    threads = [
-        threading.Thread(target=lambda i=i, m=m: results.__setitem__(i, ask(m)), daemon=True)
-        for i, m in enumerate(members)
-    ]
-    for thread in threads:
-        thread.start()
-    end = time.monotonic() + endpoint.timeout + JOIN_GRACE
-    for thread in threads:
-        thread.join(max(0.0, end - time.monotonic()))
+    answers = ask_all(members, ask, endpoint.timeout + JOIN_GRACE)
     return [
-        results.get(i)
-        or MemberState(myid, host, endpoint.port, None, f"{Kind.TIMED_OUT}: {host} gave no answer in time")
-        for i, (myid, host) in enumerate(members)
+        answer or MemberState(myid, host, endpoint.port, None, f"{Kind.TIMED_OUT}: {host} gave no answer in time")
+        for answer, (myid, host) in zip(answers, members, strict=True)
     ]
 
 

@@ -30,6 +30,10 @@ MANAGED = {
     "4lw.commands.whitelist": "four_letter_words",
     "admin.enableServer": "admin_server",
     "admin.serverPort": "admin_port",
+    "reconfigEnabled": "membership",
+    "standaloneEnabled": "membership",
+    "dynamicConfigFile": "membership",
+    "DigestAuthenticationProvider.superDigest": "super_password_file",
 }
 MANAGED_PATTERN = re.compile(r"^server\.[0-9]+$")
 

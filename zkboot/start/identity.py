@@ -45,6 +45,10 @@ class Identity:
     def fqdn(self) -> str:
         return f"{self.hostname}.{self.domain}" if self.domain else self.hostname
 
+    def pod_host(self, ordinal: int) -> str:
+        """The name pod ``ordinal`` of the same StatefulSet has (as the headless Service gives it)."""
+        return f"{self.name}-{ordinal}.{self.domain}" if self.domain else f"{self.name}-{ordinal}"
+
 
 @dataclass(frozen=True)
 class SystemNames:
@@ -98,19 +102,21 @@ def derive(settings: Settings, system: SystemNames | None) -> Identity:
             "StatefulSet numbers pods (zk-0, zk-1, ..., zk-10)"
         )
     ordinal = int(digits)
-    if ordinal >= settings.servers:
+    dynamic = settings.membership == "dynamic"
+    # Dynamic membership: a pod beyond the initial servers (kubectl scale) joins by reconfiguration.
+    if ordinal >= settings.servers and not dynamic:
         raise UsageError(
             f"{source}={given!r} is ordinal {ordinal} but {settings.label('servers')}="
             f"{settings.servers}; expected an ordinal from 0 to {settings.servers - 1}"
         )
-    last_myid = settings.servers - 1 + settings.myid_offset
+    last_myid = max(settings.servers - 1, ordinal) + settings.myid_offset
     if settings.myid_offset < 1 or last_myid > 255:
         raise UsageError(
             f"{settings.label('myid_offset')}={settings.myid_offset} with {settings.servers} "
             f"servers gives myids {settings.myid_offset}..{last_myid}; expected ids from 1 to 255"
         )
     members: tuple[Member, ...] = ()
-    if settings.servers > 1:
+    if settings.servers > 1 or dynamic:
         if not domain:
             raise UsageError(
                 f"{source}={given!r} has no domain and {settings.label('servers')}="

@@ -151,3 +151,8 @@ def _listdir(path: Path) -> list[str]:
         return sorted(os.listdir(path))
     except OSError:
         return []
+
+
+def older(version: str, than: str) -> bool:
+    """``3.4.14`` is older than ``3.5.3``; both as the jar names them."""
+    return tuple(int(x) for x in version.split(".")) < tuple(int(x) for x in than.split("."))

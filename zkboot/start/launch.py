@@ -11,9 +11,9 @@ from zkboot.start.install import Installation
 from zkboot.start.settings import Settings, heap_bytes
 
 
-def argv(installation: Installation, settings: Settings) -> list[str]:
+def argv(installation: Installation, zoo_cfg: str) -> list[str]:
     # An absolute config path: a relative one resolves against the script's own conf dir.
-    return [str(installation.zkserver), "start-foreground", f"{settings.conf_dir}/zoo.cfg"]
+    return [str(installation.zkserver), "start-foreground", zoo_cfg]
 
 
 def environment(base: Mapping[str, str], settings: Settings, jvmflags: Sequence[str], heap: str) -> dict[str, str]:

@@ -4,8 +4,9 @@ Data flows one way:
 
 1. ``plan``: settings -> identity -> installation -> heap -> JVM flags -> rendered files, each
    decided once (reads the machine, never writes);
-2. ``check``: every check against the disk (each dir to create, each file target, myid); still
-   nothing written, nothing printed but errors;
+2. ``check``: every check against the disk (each dir to create, each file target, myid), then
+   the membership guard (a serving ensemble must have this start's server list: see
+   ``zkboot.start.membership``); still nothing written, nothing printed but errors;
 3. ``write``: the progress lines, then dirs and files;
 4. ``execute``: exec ``zkServer.sh start-foreground`` with the plan's command and environment.
 
@@ -24,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
+from zkboot import membership
 from zkboot.errors import EnvironmentProblem, UsageError
+from zkboot.options import ProbeOptions
 from zkboot.report import Reporter
 from zkboot.start import cfgkeys, files, heap, identity, install, launch, render
 from zkboot.start.settings import FlagValues, Settings, resolve, setting_label
@@ -41,15 +44,42 @@ class Plan:
     jvmflags: tuple[str, ...]
     files: tuple[render.RenderedFile, ...]
     warnings: tuple[str, ...]
+    peer_timeout: float  # seconds for asking the peers (the probes' deadline)
+    password: str | None = dataclasses.field(default=None, repr=False)  # the super user's, from its file
+
+    @property
+    def dynamic(self) -> bool:
+        return self.settings.membership == "dynamic"
+
+    @property
+    def state_dir(self) -> Path:
+        """Dynamic membership: where ZooKeeper's zoo.cfg and zoo.cfg.dynamic.<version> live (the volume)."""
+        return Path(self.settings.data_dir) / membership.STATE_DIR
 
     @property
     def dirs(self) -> tuple[str, ...]:
         s = self.settings
-        return tuple(dict.fromkeys([s.conf_dir, s.data_dir, s.data_log_dir, s.log_dir]))
+        dirs = [s.conf_dir, s.data_dir, s.data_log_dir, s.log_dir]
+        return tuple(dict.fromkeys([*dirs, str(self.state_dir)] if self.dynamic else dirs))
+
+    @property
+    def zoo_cfg(self) -> str:
+        return next(f.path for f in self.files if Path(f.path).name == "zoo.cfg")
+
+    def with_membership(self, decision: membership.Decision) -> Plan:
+        """The plan with the dynamic configuration a start decided on (zoo.cfg names its file)."""
+        path = str(self.state_dir / decision.name)
+        kept = [f for f in self.files if f.kind != "membership" and Path(f.path).name != "zoo.cfg"]
+        cfg = render.zoo_cfg(self.settings, self.identity, self.password, path)
+        new = [render.RenderedFile(path, decision.text, "membership")] if decision.text is not None else []
+        return dataclasses.replace(self, files=(cfg, *kept, *new))
 
     def files_under(self, root: Path) -> tuple[render.RenderedFile, ...]:
-        """The files moved under ``root``, mirroring their absolute paths (``render --output-dir``)."""
-        return tuple(dataclasses.replace(f, path=str(root / Path(f.path).relative_to("/"))) for f in self.files)
+        """The files moved under ``root``, mirroring their absolute paths, secrets masked (``render --output-dir``)."""
+        return tuple(
+            dataclasses.replace(f, path=str(root / Path(f.path).relative_to("/")), content=f.display, shown=None)
+            for f in self.files
+        )
 
 
 def plan(
@@ -57,9 +87,15 @@ def plan(
     environ: Mapping[str, str],
     *,
     need_installation: bool,
+    need_secrets: bool | None = None,
     system: identity.SystemNames | None = None,
 ) -> Plan:
-    """Decide everything; UsageError/EnvironmentProblem on bad input.  Reads, never writes."""
+    """Decide everything; UsageError/EnvironmentProblem on bad input.  Reads, never writes.
+
+    ``need_secrets`` (default: as ``need_installation``): an unreadable password file stops it.
+    """
+    if need_secrets is None:
+        need_secrets = need_installation
     if system is None and not settings.hostname:
         system = identity.read_system_names()
     who = identity.derive(settings, system)
@@ -71,16 +107,64 @@ def plan(
         if need_installation:
             raise
         found = None  # render and zkGenConfig.sh work without ZooKeeper on the machine
+    too_old = found is not None and found.version is not None and install.older(found.version, "3.5.3")
+    if settings.membership == "dynamic" and too_old:
+        assert found is not None
+        raise EnvironmentProblem(
+            f"{settings.label('membership')}=dynamic: ZooKeeper {found.version} at {found.zkserver} has "
+            "no dynamic reconfiguration; expected 3.5.3 or later (or --membership static)"
+        )
     chosen_heap = heap.resolve(settings.heap)
     jvmflags = render.server_jvmflags(settings, chosen_heap.size, found)
-    rendered = render.render(settings, who, jvmflags, found)
-    warnings = tuple(cfgkeys.warnings(settings.extra, setting_label))
-    return Plan(settings, who, found, chosen_heap, jvmflags, rendered, warnings)
+    password, notes = read_password(settings, need_secrets)
+    initial = None
+    if settings.membership == "dynamic":
+        first = membership.planned(who, settings.server_port, settings.election_port)
+        path = Path(settings.data_dir) / membership.STATE_DIR / membership.INITIAL_NAME
+        initial = (str(path), membership.dynamic_text(first, settings.client_port))
+    rendered = render.render(settings, who, jvmflags, found, password, initial)
+    warnings = (*notes, *cfgkeys.warnings(settings.extra, setting_label))
+    peer_timeout = ProbeOptions.resolve({}, environ).timeout
+    return Plan(settings, who, found, chosen_heap, jvmflags, rendered, warnings, peer_timeout, password)
+
+
+def read_password(settings: Settings, need: bool) -> tuple[str | None, tuple[str, ...]]:
+    """The super user's password from its file (a mounted Secret), and a warning when ``render``
+    could not read it (it masks it anyway); a start that cannot read it stops."""
+    name = settings.super_password_file
+    if name is None:
+        return None, ()
+    try:
+        password = Path(name).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        problem = f"{settings.label('super_password_file')}={name}: cannot read ({getattr(exc, 'strerror', exc)})"
+        if need:
+            raise EnvironmentProblem(f"{problem}; expected a readable file holding the password") from None
+        return "", (f"{problem}; zoo.cfg shows where its digest goes",)
+    if not password:
+        raise EnvironmentProblem(f"{settings.label('super_password_file')}={name} is empty; expected the password")
+    return password, ()
 
 
 def check(p: Plan) -> frozenset[str]:
     """Every check against the disk; the myid files already in place."""
     return files.check(p.files, p.dirs, p.identity.myid, p.identity.hostname)
+
+
+def check_membership(p: Plan) -> tuple[Plan, str]:
+    """After the disk checks (they cost nothing): the static guard, or the dynamic decision (which
+    may join the serving ensemble first); the plan to write and the note for the progress line."""
+    s, version = p.settings, p.installation.version if p.installation else None
+    if p.dynamic:
+        decision = membership.decide_dynamic(
+            p.identity, s.server_port, s.election_port, s.client_port, p.state_dir, p.password or "", p.peer_timeout
+        )
+        return p.with_membership(decision), decision.note
+    readable = version is None or not install.older(version, "3.5.0")
+    note = membership.check_static(
+        p.identity, s.server_port, s.election_port, s.client_port, p.peer_timeout, readable=readable
+    )
+    return p, note
 
 
 def report_plan(p: Plan, report: Reporter) -> None:
@@ -101,17 +185,20 @@ def report_plan(p: Plan, report: Reporter) -> None:
         report.warn(warning)
 
 
-def write(p: Plan, report: Reporter) -> None:
-    """Check, then report the plan and write it."""
+def write(p: Plan, report: Reporter) -> Plan:
+    """Check, then report the plan and write it; the plan as written (its membership decided)."""
     present = check(p)
+    p, note = check_membership(p)
     report_plan(p, report)
+    report("membership", note)
     files.apply(p.files, p.dirs, present, report)
+    return p
 
 
 def execute(p: Plan, report: Reporter, environ: Mapping[str, str]) -> NoReturn:
     if p.installation is None:  # plan(need_installation=True) never leaves it out
         raise EnvironmentProblem("no ZooKeeper installation to start")
-    command = launch.argv(p.installation, p.settings)
+    command = launch.argv(p.installation, p.zoo_cfg)
     env = launch.environment(environ, p.settings, p.jvmflags, p.heap.size)
     report("exec", " ".join(command) + f" (pid {os.getpid()})")
     launch.execute(command, env)
@@ -124,15 +211,15 @@ def start(program: str, flags: FlagValues, environ: Mapping[str, str], *, legacy
     """``zkboot start`` and ``start-zookeeper``: the whole pipeline, ending in exec."""
     settings = resolve(flags, environ, legacy_spelling=legacy_spelling)
     report = Reporter(program, settings.log_format)
-    p = plan(settings, environ, need_installation=True)
-    write(p, report)
+    p = write(plan(settings, environ, need_installation=True), report)
     execute(p, report, environ)
 
 
 def generate(program: str, flags: FlagValues, environ: Mapping[str, str], *, legacy_spelling: bool = False) -> int:
     """``zkGenConfig.sh``: write the files and stop."""
     settings = resolve(flags, environ, legacy_spelling=legacy_spelling)
-    write(plan(settings, environ, need_installation=False), Reporter(program, settings.log_format))
+    p = plan(settings, environ, need_installation=False, need_secrets=True)
+    write(p, Reporter(program, settings.log_format))
     return 0
 
 
@@ -156,7 +243,7 @@ def show(program: str, flags: FlagValues, environ: Mapping[str, str], fmt: str, 
     if fmt == "json":
         sys.stdout.write(json.dumps(as_document(p), indent=2) + "\n")
     else:
-        sys.stdout.write("\n".join(f"==> {f.path} <==\n{f.content}" for f in p.files))
+        sys.stdout.write("\n".join(f"==> {f.path} <==\n{f.display}" for f in p.files))
     return 0
 
 
@@ -182,6 +269,26 @@ def as_document(p: Plan) -> dict[str, object]:
         },
         "heap": {"size": p.heap.size, "note": p.heap.note},
         "jvmflags": list(p.jvmflags),
-        "files": [{"path": f.path, "kind": f.kind, "content": f.content} for f in p.files],
+        "files": [{"path": f.path, "kind": f.kind, "content": f.display} for f in p.files],
         "warnings": list(p.warnings),
     }
+
+
+def shrink(
+    program: str, flags: FlagValues, probe_flags: Mapping[str, str | None], environ: Mapping[str, str], replicas: int
+) -> int:
+    """``zkboot shrink --replicas N``, run in any member: remove the members with ordinal >= N."""
+    settings = resolve(flags, environ)
+    if settings.membership != "dynamic":
+        raise UsageError(
+            f"{settings.label('membership')}={settings.membership}: shrink changes a dynamic membership; "
+            "expected --membership dynamic / ZK_MEMBERSHIP=dynamic (a static ensemble is resized stopped)"
+        )
+    if replicas < 1:
+        raise UsageError(f"--replicas={replicas}: expected at least 1")
+    who = identity.derive(settings, None if settings.hostname else identity.read_system_names())
+    password, _ = read_password(settings, True)
+    timeout = ProbeOptions.resolve(probe_flags, environ).timeout
+    line = membership.shrink(who, replicas, settings.myid_offset, settings.client_port, password or "", timeout)
+    sys.stdout.write(line + "\n")
+    return 0

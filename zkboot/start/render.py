@@ -33,11 +33,47 @@ _ENV = jinja2.Environment(
 )
 
 
+MASKED = "<masked>"
+
+
 @dataclass(frozen=True)
 class RenderedFile:
     path: str
     content: str
-    kind: str  # "config" (rewritten every start) or "myid" (written only when missing)
+    kind: str  # "config" (rewritten every start), "myid" (written only when missing) or "membership"
+    shown: str | None = None  # the content as ``render`` prints it, secrets masked; None: the content
+
+    @property
+    def display(self) -> str:
+        return self.content if self.shown is None else self.shown
+
+
+def super_digest(password: str) -> str:
+    """ZooKeeper's DigestAuthenticationProvider digest of the super user: base64(sha1("super:<password>"))."""
+    import base64
+    import hashlib
+
+    return base64.b64encode(hashlib.sha1(f"super:{password}".encode()).digest()).decode("ascii")
+
+
+def zoo_cfg(
+    settings: Settings, identity: Identity, password: str | None, dynamic_file: str | None
+) -> RenderedFile:
+    """zoo.cfg: in the conf dir; with dynamic membership beside its dynamic file, which ZooKeeper
+    rewrites with it at every reconfiguration (so both live on the volume, with the data)."""
+    context = {
+        "version": __version__,
+        "s": settings,
+        "whitelist": whitelist(settings),
+        "identity": identity,
+        "dynamic": dynamic_file,
+    }
+    template = _ENV.get_template("zoo.cfg.j2")
+    path = str(Path(dynamic_file).parent / "zoo.cfg") if dynamic_file else str(Path(settings.conf_dir) / "zoo.cfg")
+    if password is None:
+        return RenderedFile(path, template.render(context, super_digest=None), "config")
+    text = template.render(context, super_digest=super_digest(password))
+    return RenderedFile(path, text, "config", shown=template.render(context, super_digest=MASKED))
 
 
 def log_backends(settings: Settings, installation: Installation | None) -> tuple[str, ...]:
@@ -74,20 +110,19 @@ def server_jvmflags(settings: Settings, heap: str, installation: Installation | 
 
 
 def render(
-    settings: Settings, identity: Identity, jvmflags: Sequence[str], installation: Installation | None
+    settings: Settings,
+    identity: Identity,
+    jvmflags: Sequence[str],
+    installation: Installation | None,
+    password: str | None = None,
+    dynamic: tuple[str, str] | None = None,
 ) -> tuple[RenderedFile, ...]:
-    """zoo.cfg, java.env (with ``jvmflags``, as the pipeline computed them), the log configuration, myid."""
+    """zoo.cfg, java.env (with ``jvmflags``, as the pipeline computed them), the log configuration,
+    myid, and with dynamic membership its dynamic file (``dynamic``: path and text)."""
     conf = Path(settings.conf_dir)
-    context = {
-        "version": __version__,
-        "s": settings,
-        "whitelist": whitelist(settings),
-        "identity": identity,
-        "server_jvmflags": jvmflags,
-        "pattern": LOG_PATTERN,
-    }
+    context = {"version": __version__, "s": settings, "server_jvmflags": jvmflags, "pattern": LOG_PATTERN}
     files = [
-        RenderedFile(str(conf / "zoo.cfg"), _ENV.get_template("zoo.cfg.j2").render(context), "config"),
+        zoo_cfg(settings, identity, password, dynamic[0] if dynamic else None),
         RenderedFile(str(conf / "java.env"), _ENV.get_template("java.env.j2").render(context), "config"),
     ]
     for backend in log_backends(settings, installation):
@@ -98,4 +133,6 @@ def render(
         text = template.render(context, level=level)
         files.append(RenderedFile(str(conf / LOG_CONFIG_FILES[backend]), text, "config"))
     files.append(RenderedFile(str(Path(settings.data_dir) / "myid"), f"{identity.myid}\n", "myid"))
+    if dynamic is not None:
+        files.append(RenderedFile(dynamic[0], dynamic[1], "membership"))
     return tuple(files)

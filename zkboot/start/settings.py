@@ -18,6 +18,7 @@ from zkboot.start.cfgkeys import managed_key_problems
 LOG_LEVELS = ("FATAL", "ERROR", "WARN", "INFO", "DEBUG", "TRACE")
 LOG_FORMATS = ("text", "json")
 LOG_BACKENDS = ("auto", "log4j", "logback")
+MEMBERSHIPS = ("static", "dynamic")
 KNOWN_4LW = (
     "conf", "cons", "crst", "dirs", "dump", "envi", "gtmk", "isro", "mntr", "ruok",
     "srst", "srvr", "stat", "stmk", "wchc", "wchp", "wchs",
@@ -269,6 +270,12 @@ class Settings(Group):
     )
     log_format = Option(choice(LOG_FORMATS), env="ZK_LOG_FORMAT", default="text",
                         help="format of zkboot's own progress and error lines: text or json")  # fmt: skip
+    membership = Option(choice(MEMBERSHIPS), env="ZK_MEMBERSHIP", default="static",
+                        help="static (the server list is --servers, as the old scripts had it) or dynamic "
+                             "(ZooKeeper 3.5.3+: new pods join by reconfiguration; see zkboot shrink)")  # fmt: skip
+    super_password_file = Option(optional_abs_path, env="ZK_SUPER_PASSWORD_FILE", default="",
+                                 help="file holding the password of ZooKeeper's super user (a mounted Secret); "
+                                      "needed by dynamic membership")  # fmt: skip
 
 
 FlagValues = Mapping[str, str | Sequence[str] | None]
@@ -318,6 +325,11 @@ def _relations(settings: Settings) -> list[str]:
             f"expected at most {JAVA_INT_MAX} (lower the tick time or set it explicitly)"
         )
     problems += managed_key_problems(settings.extra, settings.label("extra"), setting_label)
+    if settings.membership == "dynamic" and not settings.super_password_file:
+        problems.append(
+            f"{settings.label('membership')}=dynamic needs {settings.label('super_password_file')}: "
+            "expected the file of the super user's password (reconfiguration is for the super user only)"
+        )
     return problems
 
 

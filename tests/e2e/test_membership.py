@@ -1,0 +1,176 @@
+"""Membership changes in the pod simulator, judged by what ZooKeeper did.
+
+Dynamic membership (``ZK_MEMBERSHIP=dynamic``): ``kubectl scale`` up is all it takes to grow; no
+existing member restarts.  The super user's password comes from a file, as a mounted Secret gives
+it (here a file under the simulator's reach, since podsim mounts no Secrets yet).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from kazoo.client import KazooClient  # type: ignore[import-untyped]
+
+from podsim.cluster import Simulation
+from podsim.manifest import StatefulSet
+from tests.e2e.conftest import BASE, load, missing_requirements, srvr
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(missing_requirements() is not None, reason=str(missing_requirements())),
+]
+
+
+@pytest.fixture
+def password_file() -> Iterator[Path]:
+    # Under /var/tmp: pods see the host's files there (their /tmp is a fresh one of their own).
+    directory = Path(tempfile.mkdtemp(prefix="zkboot-secret-", dir="/var/tmp"))
+    try:
+        path = directory / "password"
+        path.write_text(secrets.token_urlsafe(24) + "\n")
+        yield path
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def dynamic(password: Path, replicas: int = 3) -> StatefulSet:
+    sts = load(BASE)
+    env = {**sts.env, "ZK_MEMBERSHIP": "dynamic", "ZK_SUPER_PASSWORD_FILE": str(password), "ZK_REPLICAS": "3"}
+    return dataclasses.replace(sts, env=env, replicas=replicas)
+
+
+def configured(sim: Simulation, ordinal: int) -> list[str]:
+    """The server lines pod ``ordinal`` holds, as ZooKeeper wrote them on its volume."""
+    state = sim.pvc_dir(ordinal, sim.sts.claims[0]) / "data" / "membership"
+    static = (state / "zoo.cfg").read_text()
+    name = next(line.split("=", 1)[1] for line in static.splitlines() if line.startswith("dynamicConfigFile="))
+    return sorted(line.split("=", 1)[0] for line in (state / Path(name).name).read_text().splitlines() if line)
+
+
+def serving(sim: Simulation, count: int) -> bool:
+    answers = [srvr(sim, i) for i in range(count)]
+    modes = [a.mode if a is not None else "-" for a in answers]
+    return all(m in ("leader", "follower") for m in modes) and modes.count("leader") == 1
+
+
+def test_dynamic_grows_3_to_5_with_scale_alone(sim: Callable[..., Simulation], password_file: Path) -> None:
+    s = sim(dynamic(password_file))
+    s.wait(lambda: serving(s, 3), 120, "3 members serving")
+    pids = {i: s.pods[i].process.pid for i in range(3) if s.pods[i].process is not None}
+    s.scale(5)
+    took = s.wait(lambda: serving(s, 5), 120, "5 members serving")
+    print(f"\ndynamic 3 -> 5 by scale alone: all 5 serving {took:.1f}s after the scale")
+    assert {i: s.pods[i].process.pid for i in range(3) if s.pods[i].process is not None} == pids  # no restart
+    for ordinal in range(5):
+        assert configured(s, ordinal)[-5:] == [f"server.{i}" for i in range(1, 6)], ordinal
+
+
+def exec_in(s: Simulation, ordinal: int, *argv: str) -> subprocess.CompletedProcess[str]:
+    """``kubectl exec`` into pod ``ordinal``: its network namespace, hostname and environment."""
+    pod = s.pods[ordinal]
+    shell = 'hostname "$1" && shift && exec "$@"'
+    command = ["ip", "netns", "exec", pod.netns, "unshare", "--uts", "--", "sh", "-c", shell, "sh", pod.hostname, *argv]
+    return subprocess.run(command, capture_output=True, text=True, env=pod.env, timeout=60, check=False)
+
+
+def written(s: Simulation, count: int, tag: str) -> list[str]:
+    """``count`` znodes created through pod 0 (acknowledged writes); their paths."""
+    client = KazooClient(hosts=f"{s.address(0)}:2181", timeout=10)
+    client.start(timeout=30)
+    try:
+        return [client.create(f"/acked/{tag}-", b"x", makepath=True, sequence=True) for _ in range(count)]
+    finally:
+        client.stop()
+        client.close()
+
+
+def assert_on_every_member(s: Simulation, ordinals: range, paths: list[str]) -> None:
+    """Every acknowledged write on every member, and the members' znode sets identical."""
+    seen = {}
+    for ordinal in ordinals:
+        client = KazooClient(hosts=f"{s.address(ordinal)}:2181", timeout=10)
+        client.start(timeout=30)
+        try:
+            client.sync("/acked")
+            seen[ordinal] = {f"/acked/{c}" for c in client.get_children("/acked")}
+        finally:
+            client.stop()
+            client.close()
+    missing = {o: sorted(set(paths) - got) for o, got in seen.items() if set(paths) - got}
+    assert not missing, f"acknowledged writes missing: {missing}"
+    assert len({frozenset(v) for v in seen.values()}) == 1, "members disagree on /acked"
+
+
+def test_dynamic_shrink_scale_and_regrow_on_the_old_volumes(
+    sim: Callable[..., Simulation], password_file: Path
+) -> None:
+    s = sim(dynamic(password_file, replicas=5))
+    s.wait(lambda: serving(s, 5), 120, "5 members serving")
+    paths = written(s, 20, "before")
+
+    start = time.monotonic()
+    shrunk = exec_in(s, 0, "zkboot", "shrink", "--replicas", "3")
+    took = time.monotonic() - start
+    assert shrunk.returncode == 0, shrunk.stderr
+    assert shrunk.stdout.startswith("removed server.4, server.5; 3 servers left: server.1="), shrunk.stdout
+    print(f"\nzkboot shrink --replicas 3: committed, and a write after it, in {took:.2f}s")
+    again = exec_in(s, 1, "zkboot", "shrink", "--replicas", "3")
+    assert (again.returncode, again.stdout.split(":")[0]) == (0, "nothing to remove"), again.stderr
+
+    s.scale(3)
+    s.wait(lambda: sorted(s.pods) == [0, 1, 2], 60, "pods 3 and 4 deleted")
+    for ordinal in range(3):
+        assert configured(s, ordinal)[-3:] == ["server.1", "server.2", "server.3"]
+    # The quorum is now 2 of 3, not 3 of 5: with one of the three down, the other two still serve.
+    s.kill(2, hold=True)
+    s.wait(lambda: serving(s, 2), 60, "2 of 3 serving with pod 2 down")
+    paths += written(s, 10, "two-of-three")
+    s.restart(2)
+    s.wait(lambda: serving(s, 3), 60, "3 serving again")
+
+    # Back to 5: pods 3 and 4 come back on their old volumes (which list 5) and rejoin.
+    s.scale(5)
+    took = s.wait(lambda: serving(s, 5), 120, "5 serving on the old volumes")
+    print(f"back to 5 on the old volumes: all serving in {took:.1f}s")
+    paths += written(s, 10, "after")
+    assert_on_every_member(s, range(5), paths)
+    for ordinal in range(5):
+        assert configured(s, ordinal)[-5:] == [f"server.{i}" for i in range(1, 6)], ordinal
+
+
+def test_dynamic_member_with_a_lost_volume_rejoins(sim: Callable[..., Simulation], password_file: Path) -> None:
+    s = sim(dynamic(password_file))
+    s.wait(lambda: serving(s, 3), 120, "3 members serving")
+    paths = written(s, 20, "before")
+    s.delete(1, with_pvc=True)
+    s.wait(lambda: serving(s, 3), 120, "3 serving after pod 1 came back on an empty volume")
+    paths += written(s, 5, "after")
+    assert_on_every_member(s, range(3), paths)
+
+
+def test_dynamic_restarts_keep_membership_and_data(sim: Callable[..., Simulation], password_file: Path) -> None:
+    s = sim(dynamic(password_file, replicas=4))
+    s.wait(lambda: serving(s, 4), 120, "4 members serving")
+    paths = written(s, 10, "before")
+    for ordinal in (3, 2, 1, 0):  # a rolling restart, highest ordinal first
+        s.delete(ordinal)
+        s.wait(lambda: serving(s, 4), 120, f"4 serving after pod {ordinal} was recreated")
+    paths += written(s, 5, "rolled")
+    for ordinal in range(4):  # the whole ensemble at once
+        s.kill(ordinal, hold=True)
+    for ordinal in range(4):
+        s.restart(ordinal)
+    took = s.wait(lambda: serving(s, 4), 120, "4 serving after a whole-ensemble restart")
+    print(f"\ndynamic whole-ensemble restart of 4: serving in {took:.1f}s")
+    paths += written(s, 5, "restarted")
+    assert_on_every_member(s, range(4), paths)
+    for ordinal in range(4):
+        assert configured(s, ordinal)[-4:] == [f"server.{i}" for i in range(1, 5)], ordinal

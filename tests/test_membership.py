@@ -1,0 +1,86 @@
+"""The static-membership guard's parts: reading a membership, and asking peers under a deadline.
+
+The whole guard against a real serving ensemble is in tests/test_ensemble.py; here fakes stand in
+for peers that never answer, refuse, or answer srvr without being a ZooKeeper kazoo can talk to.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.fakes import Canned, FakeServer, NeverAnswers, same_port_on_loopbacks, srvr_text
+from zkboot.errors import EnvironmentProblem
+from zkboot.membership import Server, check_static, describe, parse_config
+from zkboot.start.identity import Identity, Member
+
+DOMAIN = "zk-hs.default.svc.cluster.local"
+
+
+def test_parse_config_reads_every_form_zookeeper_writes() -> None:
+    text = (
+        "server.1=zk-0.zk-hs.default.svc.cluster.local:2888:3888:participant\n"
+        "server.2=ZK-1.zk-hs.default.svc.cluster.local:2888:3888:participant;0.0.0.0:2181\n"
+        "server.3=10.0.0.3:2890:3890\n"
+        "server.4=[fd00::4]:2888:3888:observer;[::]:2181\n"
+        "version=100000003\n"
+        "not a line\nserver.x=zk-9:1:2\nserver.5=zk-5\n"
+    )
+    assert parse_config(text) == (
+        Server(1, "zk-0.zk-hs.default.svc.cluster.local", 2888, 3888),
+        Server(2, "zk-1.zk-hs.default.svc.cluster.local", 2888, 3888),
+        Server(3, "10.0.0.3", 2890, 3890),
+        Server(4, "fd00::4", 2888, 3888),
+    )
+    assert describe(parse_config("server.2=b:1:2\nserver.1=a:1:2\n")) == "server.1=a:1:2,server.2=b:1:2"
+
+
+def three(*hosts: str) -> Identity:
+    members = tuple(Member(i + 1, h) for i, h in enumerate(hosts))
+    return Identity(hostname="zk-0", name="zk", ordinal=0, myid=1, domain=DOMAIN, members=members)
+
+
+def test_no_peer_answering_goes_ahead_within_the_deadline() -> None:
+    """A first boot or a whole-ensemble restart: nobody serves, so nobody is split from."""
+    timeout = 0.5
+    fakes: list[FakeServer] = same_port_on_loopbacks([lambda h, p: NeverAnswers(h, p)] * 3)
+    try:
+        for fake in fakes:
+            fake.start()
+        start = time.monotonic()
+        note = check_static(
+            three("127.0.0.1", "127.0.0.2", "127.0.0.3"), 2888, 3888, fakes[0].port, timeout, readable=True
+        )
+        took = time.monotonic() - start
+    finally:
+        for fake in fakes:
+            fake.stop()
+    assert note == "none of the 2 peers serves: a first boot or a whole-ensemble restart"
+    # Both silent peers in parallel: one deadline (plus the join's grace), not two.
+    assert took < 2 * timeout, took
+
+
+def test_a_serving_peer_whose_membership_cannot_be_read_stops_the_start() -> None:
+    """srvr says leader, but no session can be had: better a refused start (Kubernetes retries)."""
+    leader = {"srvr": srvr_text("leader")}
+    fakes = same_port_on_loopbacks([lambda h, p: Canned(leader, h, p)] * 3)
+    try:
+        for fake in fakes:
+            fake.start()
+        who = three("127.0.0.1", "127.0.0.2", "127.0.0.3")
+        with pytest.raises(EnvironmentProblem) as refused:
+            check_static(who, 2888, 3888, fakes[0].port, 0.5, readable=True)
+        note = check_static(who, 2888, 3888, fakes[0].port, 0.5, readable=False)
+    finally:
+        for fake in fakes:
+            fake.stop()
+    (problem,) = refused.value.problems
+    assert problem.startswith("could not read the membership of the serving ensemble from 127.0.0.2 (")
+    assert problem.endswith("; refusing to start without comparing server lists (expected an answer on a retry)")
+    assert note.startswith("ZooKeeper before 3.5 keeps no membership to compare: 127.0.0.2 (")
+
+
+def test_standalone_asks_nobody() -> None:
+    alone = Identity(hostname="zk-0", name="zk", ordinal=0, myid=1, domain="", members=())
+    assert check_static(alone, 2888, 3888, 1, 0.5, readable=True) == "standalone: no peers to ask"

@@ -1,0 +1,123 @@
+"""ZooKeeper sessions through kazoo: reading a member's view of the ensemble's configuration.
+
+Only the start path uses this (kazoo costs ~50 ms to import; the probes never load it).  Every call
+has a deadline, and kazoo's own log lines are kept out of zkboot's stderr: a start prints one
+line per step, and an error is one line.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from zkboot.errors import Kind, QueryError
+
+CONFIG_NODE = "/zookeeper/config"  # ZooKeeper 3.5+: the membership as the member knows it
+
+
+class SessionError(QueryError):
+    """No session, or no answer within it."""
+
+
+def _quiet_logger() -> logging.Logger:
+    logger = logging.getLogger("zkboot.kazoo")
+    logger.propagate = False
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+    return logger
+
+
+def read_config(host: str, port: int, timeout: float) -> str:
+    """The text of ``/zookeeper/config`` on one member (``server.N=...`` lines and ``version=``)."""
+    from kazoo.client import KazooClient  # type: ignore[import-untyped]
+    from kazoo.exceptions import KazooException, NoNodeError  # type: ignore[import-untyped]
+
+    client: Any = KazooClient(
+        hosts=f"{host}:{port}", timeout=max(timeout, 1.0), randomize_hosts=False, logger=_quiet_logger()
+    )
+    try:
+        try:
+            client.start(timeout=timeout)
+        except client.handler.timeout_exception:
+            raise SessionError(Kind.TIMED_OUT, f"{host}:{port}: no session within {timeout:g}s") from None
+        try:
+            data, _stat = client.get_async(CONFIG_NODE).get(timeout=timeout)
+        except NoNodeError:
+            raise SessionError(Kind.UNEXPECTED, f"{host}:{port} has no {CONFIG_NODE} (ZooKeeper before 3.5)") from None
+        except client.handler.timeout_exception:
+            raise SessionError(Kind.TIMED_OUT, f"{host}:{port}: no answer within {timeout:g}s") from None
+        except KazooException as exc:
+            raise SessionError(Kind.UNEXPECTED, f"{host}:{port}: {type(exc).__name__}") from None
+        return bytes(data).decode("utf-8", "replace")
+    finally:
+        client.stop()
+        client.close()
+
+
+def super_auth(password: str) -> list[tuple[str, str]]:
+    """kazoo's auth_data for ZooKeeper's super user (digest scheme)."""
+    return [("digest", f"super:{password}")]
+
+
+def reconfigure(
+    host: str,
+    port: int,
+    password: str,
+    timeout: float,
+    *,
+    joining: str | None = None,
+    leaving: str | None = None,
+    from_version: int = -1,
+) -> str:
+    """One ``reconfig`` as the super user; the configuration it committed (``/zookeeper/config``'s text).
+
+    ZooKeeper runs one reconfiguration at a time and commits it only once a majority of the new
+    configuration is connected; ``from_version`` makes it conditional on the configuration read.
+    Raises SessionError with ``Kind.UNEXPECTED`` and the ZooKeeper error's name (``ReconfigInProgress``,
+    ``BadVersionError``, ``NewConfigNoQuorum``, ``NoAuthError``...) when it did not commit.
+    """
+    from kazoo.client import KazooClient
+    from kazoo.exceptions import KazooException
+
+    client: Any = KazooClient(
+        hosts=f"{host}:{port}",
+        timeout=max(timeout, 1.0),
+        randomize_hosts=False,
+        auth_data=super_auth(password),
+        logger=_quiet_logger(),
+    )
+    try:
+        try:
+            client.start(timeout=timeout)
+        except client.handler.timeout_exception:
+            raise SessionError(Kind.TIMED_OUT, f"{host}:{port}: no session within {timeout:g}s") from None
+        try:
+            data, _stat = client.reconfig_async(joining, leaving, None, from_version).get(timeout=timeout)
+        except client.handler.timeout_exception:
+            raise SessionError(Kind.TIMED_OUT, f"{host}:{port}: reconfig not answered within {timeout:g}s") from None
+        except KazooException as exc:
+            raise SessionError(Kind.UNEXPECTED, f"{host}:{port}: reconfig refused ({type(exc).__name__})") from None
+        return bytes(data).decode("utf-8", "replace")
+    finally:
+        client.stop()
+        client.close()
+
+
+def check_write(host: str, port: int, timeout: float) -> None:
+    """A write that commits (an ephemeral znode, created and deleted): the ensemble takes writes."""
+    from kazoo.client import KazooClient
+    from kazoo.exceptions import KazooException
+
+    client: Any = KazooClient(hosts=f"{host}:{port}", timeout=max(timeout, 1.0), logger=_quiet_logger())
+    try:
+        try:
+            client.start(timeout=timeout)
+            path = client.create_async("/zkboot-write-check-", b"", ephemeral=True, sequence=True).get(timeout=timeout)
+            client.delete_async(path).get(timeout=timeout)
+        except client.handler.timeout_exception:
+            raise SessionError(Kind.TIMED_OUT, f"{host}:{port}: no write committed within {timeout:g}s") from None
+        except KazooException as exc:
+            raise SessionError(Kind.UNEXPECTED, f"{host}:{port}: write failed ({type(exc).__name__})") from None
+    finally:
+        client.stop()
+        client.close()

@@ -1,0 +1,321 @@
+"""Who is in the ensemble: reading a membership, the start's guard (static) and join (dynamic).
+
+Static membership: a start never writes a server list that differs from a serving ensemble's.
+
+Two configurations must never each hold a quorum.  That is what happens when the members of an
+ensemble are restarted one by one with a longer (or shorter) server list: the old members keep a
+quorum under the old list while the restarted ones elect a leader of their own under the new one,
+and acknowledged writes are lost for good.  So before the files are written, the start asks the
+peers it is about to list which of them serve (``srvr``, all at once, under one deadline), reads
+the membership a serving one holds (``/zookeeper/config``, ZooKeeper 3.5+), and refuses when it is
+not this start's list.  Nobody serving (a first boot, a whole-ensemble restart) costs at most the
+deadline and goes ahead: there is then no second configuration to split from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from zkboot.client.endpoint import Endpoint
+from zkboot.client.parallel import ask_all
+from zkboot.client.session import read_config
+from zkboot.errors import EnvironmentProblem, QueryError
+from zkboot.start.identity import Identity
+
+
+@dataclass(frozen=True, order=True)
+class Server:
+    """One ``server.N=host:quorum:election`` entry (its role and client address aside)."""
+
+    myid: int
+    host: str
+    quorum_port: int
+    election_port: int
+
+    def __str__(self) -> str:
+        return f"server.{self.myid}={self.host}:{self.quorum_port}:{self.election_port}"
+
+
+def parse_config(text: str) -> tuple[Server, ...]:
+    """The servers of a ``/zookeeper/config`` text (``server.N=host:p:p[:role][;client]`` lines)."""
+    servers = []
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition("=")
+        if not sep or not key.startswith("server.") or not key[7:].isdigit():
+            continue
+        address = value.split(";", 1)[0]
+        if address.startswith("["):  # an IPv6 address: [::1]:2888:3888
+            host, _, rest = address[1:].partition("]")
+            ports = rest.split(":")[1:]
+        else:
+            host, *ports = address.split(":")
+        if len(ports) >= 2 and ports[0].isdigit() and ports[1].isdigit():
+            servers.append(Server(int(key[7:]), host.lower(), int(ports[0]), int(ports[1])))
+    return tuple(sorted(servers))
+
+
+def planned(identity: Identity, quorum_port: int, election_port: int) -> tuple[Server, ...]:
+    return tuple(Server(m.myid, m.host.lower(), quorum_port, election_port) for m in identity.members)
+
+
+def describe(servers: tuple[Server, ...]) -> str:
+    return ",".join(str(s) for s in servers) or "(none)"
+
+
+def check_static(
+    identity: Identity, quorum_port: int, election_port: int, client_port: int, timeout: float, *, readable: bool
+) -> str:
+    """What the peers said, for the progress line; EnvironmentProblem when a serving peer holds
+    another server list than this start's, or (``readable``: ZooKeeper 3.5+) none would say."""
+    ours = planned(identity, quorum_port, election_port)
+    peers = [m.host for m in identity.members if m.myid != identity.myid]
+    if not peers:
+        return "standalone: no peers to ask"
+
+    def serving(host: str) -> bool:
+        try:
+            return Endpoint(host, client_port, timeout).srvr().serving
+        except QueryError:
+            return False
+
+    up = [host for host, yes in zip(peers, ask_all(peers, serving, timeout + 0.2), strict=True) if yes]
+    if not up:
+        return f"none of the {len(peers)} peers serves: a first boot or a whole-ensemble restart"
+
+    def membership(host: str) -> tuple[Server, ...] | str:
+        try:
+            return parse_config(read_config(host, client_port, timeout))
+        except QueryError as exc:
+            return f"{exc.kind}: {exc.detail}"
+
+    answers = ask_all(up, membership, timeout + 0.5)
+    unknown = []
+    for host, answer in zip(up, answers, strict=True):
+        if isinstance(answer, tuple) and answer:
+            if answer != ours:
+                raise EnvironmentProblem(
+                    f"the ensemble serving at {host} has {describe(answer)} but this start would write "
+                    f"{describe(ours)}: refusing, since two configurations must never each hold a quorum "
+                    "(expected the serving ensemble's list; to change it, stop every member first)"
+                )
+            return f"{host} serves the same {len(ours)} servers"
+        unknown.append(f"{host} ({answer or 'no answer in time'})")
+    if readable:  # better a refused start, which Kubernetes retries, than a guess
+        raise EnvironmentProblem(
+            "could not read the membership of the serving ensemble from "
+            + ", ".join(unknown)
+            + "; refusing to start without comparing server lists (expected an answer on a retry)"
+        )
+    return "ZooKeeper before 3.5 keeps no membership to compare: " + ", ".join(unknown)
+
+
+# -- dynamic membership (ZooKeeper 3.5.3+) -----------------------------------------------------------
+
+STATE_DIR = "membership"  # under the data dir: ZooKeeper's own zoo.cfg and zoo.cfg.dynamic.<version>
+INITIAL_NAME = "zoo.cfg.dynamic"  # a first boot's list; ZooKeeper names its own after their version
+JOIN_ATTEMPTS = 40  # reconfigurations are one at a time: pods that start together take turns
+JOIN_PAUSE = 0.25  # seconds between attempts (the attempts are bounded in count and in time)
+JOIN_SECONDS = 30.0
+
+
+def dynamic_line(server: Server, client_port: int) -> str:
+    return f"{server}:participant;0.0.0.0:{client_port}"
+
+
+def dynamic_text(servers: tuple[Server, ...], client_port: int) -> str:
+    return "".join(dynamic_line(s, client_port) + "\n" for s in sorted(servers))
+
+
+def config_version(text: str) -> int | None:
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key == "version":
+            try:
+                return int(value, 16)
+            except ValueError:
+                return None
+    return None
+
+
+def local_config(state_dir: Path) -> tuple[str, tuple[Server, ...]] | None:
+    """The configuration this member last ran with: the file ZooKeeper's own zoo.cfg names."""
+    try:
+        static = (state_dir / "zoo.cfg").read_text(errors="replace")
+    except OSError:
+        return None
+    for line in static.splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key == "dynamicConfigFile":
+            path = Path(value.strip())
+            if path.parent == state_dir and path.is_file():
+                servers = parse_config(path.read_text(errors="replace"))
+                return (path.name, servers) if servers else None
+    return None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The dynamic configuration a start runs with."""
+
+    name: str  # its file name in the state dir
+    text: str | None  # the text to write there; None: the file is ZooKeeper's own, kept as it is
+    note: str  # for the progress line
+
+
+def decide_dynamic(
+    identity: Identity,
+    quorum_port: int,
+    election_port: int,
+    client_port: int,
+    state_dir: Path,
+    password: str,
+    timeout: float,
+) -> Decision:
+    """Which configuration to start with, joining the serving ensemble first when this member is new.
+
+    - some peer serves: its membership is the truth.  Listed there (same address): start with it.
+      Not listed: add this member with one ``reconfig`` (as the super user), then start with the
+      configuration that committed.  Several new pods take turns (ZooKeeper runs one at a time).
+    - nobody serves: this member's own last configuration (a whole-ensemble restart); else, on a
+      first boot, the initial list (pods 0..servers-1); else (a new pod beyond them) wait: exit 1,
+      and Kubernetes retries until the ensemble serves.
+    """
+    me = Server(identity.myid, identity.fqdn.lower(), quorum_port, election_port)
+    local = local_config(state_dir)
+    ordinals = range(max(len(identity.members), identity.ordinal + 1))
+    peers = [identity.pod_host(i) for i in ordinals if i != identity.ordinal]
+    peers += [s.host for s in (local[1] if local else ()) if s.host not in peers and s.myid != me.myid]
+
+    def serving(host: str) -> bool:
+        try:
+            return Endpoint(host, client_port, timeout).srvr().serving
+        except QueryError:
+            return False
+
+    up = [host for host, yes in zip(peers, ask_all(peers, serving, timeout + 0.2), strict=True) if yes]
+    if up:
+        return _with_serving(me, up, client_port, password, timeout)
+    if local is not None:
+        return Decision(local[0], None, f"nobody serves: starting with this member's last configuration ({local[0]})")
+    if any(m.myid == me.myid for m in identity.members):
+        initial = planned(identity, quorum_port, election_port)
+        return Decision(
+            INITIAL_NAME, dynamic_text(initial, client_port), f"first boot: the initial {len(initial)} servers"
+        )
+    raise EnvironmentProblem(
+        f"no member of the ensemble serves, and {identity.hostname} (myid {me.myid}) is not one of the initial "
+        f"{len(identity.members)} servers: a new member joins a serving ensemble (expected one to serve; "
+        "Kubernetes retries this start)"
+    )
+
+
+def _committed(servers: tuple[Server, ...], version: int | None, client_port: int, note: str) -> Decision:
+    """A configuration the ensemble committed, in a file named as ZooKeeper names its own."""
+    name = f"{INITIAL_NAME}.{version:x}" if version is not None else INITIAL_NAME
+    return Decision(name, dynamic_text(servers, client_port), note)
+
+
+def _with_serving(me: Server, up: list[str], client_port: int, password: str, timeout: float) -> Decision:
+    import time
+
+    from zkboot.client.session import reconfigure
+
+    deadline = time.monotonic() + JOIN_SECONDS
+    problems: list[str] = []
+    for attempt in range(JOIN_ATTEMPTS):
+        host = up[attempt % len(up)]
+        try:
+            text = read_config(host, client_port, timeout)
+        except QueryError as exc:
+            problems.append(f"{host}: {exc.detail}")
+        else:
+            servers, version = parse_config(text), config_version(text)
+            if me in servers:
+                name = f"{INITIAL_NAME}.{version:x}" if version is not None else INITIAL_NAME
+                return Decision(
+                    name,
+                    dynamic_text(servers, client_port),
+                    f"a member of the serving ensemble ({len(servers)} servers, read from {host})",
+                )
+            if any(s.myid == me.myid for s in servers):
+                listed = next(s for s in servers if s.myid == me.myid)
+                raise EnvironmentProblem(
+                    f"the ensemble serving at {host} lists {listed} but this member is {me}; expected the "
+                    "same address (remove the old entry with zkboot shrink first)"
+                )
+            try:
+                committed = reconfigure(
+                    host, client_port, password, timeout + 2.0,
+                    joining=dynamic_line(me, client_port), from_version=-1 if version is None else version,
+                )  # fmt: skip
+            except QueryError as exc:
+                problems.append(f"{host}: {exc.detail}")
+                if "NoAuth" in exc.detail:
+                    raise EnvironmentProblem(
+                        f"{host} refused the reconfiguration as the super user: expected every member to "
+                        "have the same --super-password-file / ZK_SUPER_PASSWORD_FILE"
+                    ) from None
+            else:
+                servers, version = parse_config(committed), config_version(committed)
+                if me in servers:
+                    name = f"{INITIAL_NAME}.{version:x}" if version is not None else INITIAL_NAME
+                    return Decision(
+                        name, dynamic_text(servers, client_port), f"joined: {len(servers)} servers now, through {host}"
+                    )
+        if time.monotonic() + JOIN_PAUSE > deadline:
+            break
+        time.sleep(JOIN_PAUSE)  # another member's reconfiguration is in progress: take turns
+    raise EnvironmentProblem(
+        f"could not join the serving ensemble in {JOIN_SECONDS:g}s ({problems[-1] if problems else 'no answer'}); "
+        "expected a serving majority (Kubernetes retries this start)"
+    )
+
+
+def shrink(identity: Identity, replicas: int, offset: int, client_port: int, password: str, timeout: float) -> str:
+    """Remove the members with ordinal >= ``replicas`` (one ``reconfig``), wait for a write to commit
+    under the new configuration, and say who is left.  A no-op when none is listed; refused (one
+    line) when the members left could not form a quorum."""
+    from zkboot.client.session import check_write, reconfigure
+
+    hosts = [identity.fqdn, *(identity.pod_host(i) for i in range(replicas) if identity.pod_host(i) != identity.fqdn)]
+    text, source = "", ""
+    for host in hosts:
+        try:
+            text, source = read_config(host, client_port, timeout), host
+            break
+        except QueryError:
+            continue
+    servers = parse_config(text)
+    if not servers:
+        raise EnvironmentProblem(
+            f"no serving member among {', '.join(hosts)} told its membership; expected the ensemble to serve"
+        )
+    leaving = [s for s in servers if s.myid - offset >= replicas]
+    staying = tuple(s for s in servers if s not in leaving)
+    if not leaving:
+        return f"nothing to remove: {len(servers)} servers ({describe(servers)})"
+    if not staying:
+        raise EnvironmentProblem(f"--replicas {replicas} would remove every member; expected at least one to stay")
+
+    def serves(server: Server) -> bool:
+        try:
+            return Endpoint(server.host, client_port, timeout).srvr().serving
+        except QueryError:
+            return False
+
+    up = sum(1 for yes in ask_all(list(staying), serves, timeout + 0.2) if yes)
+    need = len(staying) // 2 + 1
+    if up < need:
+        raise EnvironmentProblem(
+            f"of the {len(staying)} members that would stay, {up} serve and {need} are needed for a quorum; "
+            "refusing to remove " + ", ".join(f"server.{s.myid}" for s in leaving)
+        )
+    version = config_version(text)
+    committed = reconfigure(
+        source, client_port, password, timeout + 5.0,
+        leaving=",".join(str(s.myid) for s in leaving), from_version=-1 if version is None else version,
+    )  # fmt: skip
+    check_write(source, client_port, timeout + 5.0)
+    left = parse_config(committed)
+    return f"removed {', '.join(f'server.{s.myid}' for s in leaving)}; {len(left)} servers left: {describe(left)}"
