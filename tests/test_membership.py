@@ -6,10 +6,13 @@ for peers that never answer, refuse, or answer srvr without being a ZooKeeper ka
 
 from __future__ import annotations
 
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
+from tests.conftest import clean_env, script, snapshot, stub_home
 from tests.fakes import Canned, FakeServer, NeverAnswers, same_port_on_loopbacks, srvr_text
 from zkboot.errors import EnvironmentProblem
 from zkboot.membership import Server, check_static, describe, parse_config
@@ -84,3 +87,74 @@ def test_a_serving_peer_whose_membership_cannot_be_read_stops_the_start() -> Non
 def test_standalone_asks_nobody() -> None:
     alone = Identity(hostname="zk-0", name="zk", ordinal=0, myid=1, domain="", members=())
     assert check_static(alone, 2888, 3888, 1, 0.5, readable=True) == "standalone: no peers to ask"
+
+
+# -- dynamic membership's settings, through the real commands ------------------------------------------
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=30, check=False)
+
+
+def test_dynamic_needs_the_password_file(tmp_path: Path) -> None:
+    env = clean_env(tmp_path, ZK_MEMBERSHIP="dynamic", ZK_REPLICAS="3", ZK_HOSTNAME="zk-0", ZK_DOMAIN=DOMAIN)
+    result = _run([script("zkGenConfig.sh")], env)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "zkGenConfig.sh: error: ZK_MEMBERSHIP=dynamic needs --super-password-file / ZK_SUPER_PASSWORD_FILE: "
+        "expected the file of the super user's password (reconfiguration is for the super user only)"
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unreadable_password_file_stops_a_start(tmp_path: Path) -> None:
+    missing = tmp_path / "secret" / "password"
+    env = clean_env(
+        tmp_path, ZK_MEMBERSHIP="dynamic", ZK_SUPER_PASSWORD_FILE=str(missing), ZK_HOSTNAME="zk-0", ZK_DOMAIN=DOMAIN
+    )
+    before = snapshot(tmp_path)
+    result = _run([script("zkGenConfig.sh"), "--servers=3"], env)
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"zkGenConfig.sh: error: ZK_SUPER_PASSWORD_FILE={missing}: cannot read ("), line
+    assert snapshot(tmp_path) == before
+
+
+def test_dynamic_refuses_a_zookeeper_without_reconfiguration(tmp_path: Path) -> None:
+    home = stub_home(tmp_path / "zk34", "exit 0\n", jars=["zookeeper-3.4.14.jar"])
+    secret = tmp_path / "password"
+    secret.write_text(PASSWORD)
+    env = clean_env(tmp_path / "pod", ZK_HOME=str(home), ZK_SUPER_PASSWORD_FILE=str(secret))
+    result = _run([script("zkboot"), "start", "--membership=dynamic", "--hostname=zk-0", f"--domain={DOMAIN}"], env)
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert "ZooKeeper 3.4.14 at" in line and "expected 3.5.3 or later (or --membership static)" in line, line
+    assert not (tmp_path / "pod").exists()
+
+
+def test_the_password_and_its_digest_stay_out_of_render_and_the_progress_lines(tmp_path: Path) -> None:
+    from zkboot.start.render import super_digest
+
+    secret = tmp_path / "password"
+    secret.write_text(PASSWORD + "\n")
+    env = clean_env(tmp_path / "pod", ZK_SUPER_PASSWORD_FILE=str(secret), ZK_HOSTNAME="zk-0", ZK_DOMAIN=DOMAIN)
+    shown = _run([script("zkboot"), "render", "--servers=3", "--zookeeper-home=/nonexistent"], env)
+    assert shown.returncode == 0, shown.stderr
+    assert "DigestAuthenticationProvider.superDigest=super:<masked>" in shown.stdout.splitlines()
+    digest = super_digest(PASSWORD)
+    written = _run([script("zkboot"), "render", "--servers=3", "--output-dir", str(tmp_path / "out")], env)
+    assert written.returncode == 0, written.stderr
+    on_disk = "".join(p.read_text() for p in (tmp_path / "out").rglob("*") if p.is_file())
+    for text in (shown.stdout, shown.stderr, written.stderr, on_disk):
+        assert PASSWORD not in text and digest not in text
+    # A real start (here zkGenConfig.sh) writes the real digest, and says nothing of it.
+    generated = _run([script("zkGenConfig.sh"), "--servers=1"], env)
+    assert generated.returncode == 0, generated.stderr
+    assert (
+        f"DigestAuthenticationProvider.superDigest=super:{digest}"
+        in (tmp_path / "pod" / "conf" / "zoo.cfg").read_text()
+    )
+    assert PASSWORD not in generated.stderr and digest not in generated.stderr

@@ -272,6 +272,32 @@ def _with_serving(me: Server, up: list[str], client_port: int, password: str, ti
     )
 
 
+def read_membership(hosts: list[str], client_port: int, timeout: float) -> tuple[str, str] | None:
+    """``/zookeeper/config``'s text from the first of ``hosts`` that gives it, and that host."""
+    for host in hosts:
+        try:
+            text = read_config(host, client_port, timeout)
+        except QueryError:
+            continue
+        if parse_config(text):
+            return text, host
+    return None
+
+
+def without_pod(servers: tuple[Server, ...]) -> list[Server]:
+    """Configured members whose names do not resolve: no pod (the headless Service lists pods)."""
+    import socket
+
+    def missing(server: Server) -> bool:
+        try:
+            socket.getaddrinfo(server.host, None)
+        except socket.gaierror:
+            return True
+        return False
+
+    return [s for s, gone in zip(servers, ask_all(list(servers), missing, 2.0), strict=True) if gone]
+
+
 def shrink(identity: Identity, replicas: int, offset: int, client_port: int, password: str, timeout: float) -> str:
     """Remove the members with ordinal >= ``replicas`` (one ``reconfig``), wait for a write to commit
     under the new configuration, and say who is left.  A no-op when none is listed; refused (one
@@ -279,18 +305,13 @@ def shrink(identity: Identity, replicas: int, offset: int, client_port: int, pas
     from zkboot.client.session import check_write, reconfigure
 
     hosts = [identity.fqdn, *(identity.pod_host(i) for i in range(replicas) if identity.pod_host(i) != identity.fqdn)]
-    text, source = "", ""
-    for host in hosts:
-        try:
-            text, source = read_config(host, client_port, timeout), host
-            break
-        except QueryError:
-            continue
-    servers = parse_config(text)
-    if not servers:
+    found = read_membership(hosts, client_port, timeout)
+    if found is None:
         raise EnvironmentProblem(
             f"no serving member among {', '.join(hosts)} told its membership; expected the ensemble to serve"
         )
+    text, source = found
+    servers = parse_config(text)
     leaving = [s for s in servers if s.myid - offset >= replicas]
     staying = tuple(s for s in servers if s not in leaving)
     if not leaving:

@@ -8,6 +8,7 @@ it (here a file under the simulator's reach, since podsim mounts no Secrets yet)
 from __future__ import annotations
 
 import dataclasses
+import json
 import secrets
 import shutil
 import subprocess
@@ -21,12 +22,25 @@ from kazoo.client import KazooClient  # type: ignore[import-untyped]
 
 from podsim.cluster import Simulation
 from podsim.manifest import StatefulSet
-from tests.e2e.conftest import BASE, load, missing_requirements, srvr
+from tests.e2e.conftest import (
+    BASE,
+    LeaderWatch,
+    Writer,
+    assert_all_members_agree,
+    load,
+    log_text,
+    missing_requirements,
+    read_member,
+    srvr,
+    with_replicas,
+)
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(missing_requirements() is not None, reason=str(missing_requirements())),
 ]
+
+REFUSAL = "refusing, since two configurations must never each hold a quorum"
 
 
 @pytest.fixture
@@ -65,12 +79,33 @@ def test_dynamic_grows_3_to_5_with_scale_alone(sim: Callable[..., Simulation], p
     s = sim(dynamic(password_file))
     s.wait(lambda: serving(s, 3), 120, "3 members serving")
     pids = {i: s.pods[i].process.pid for i in range(3) if s.pods[i].process is not None}
-    s.scale(5)
-    took = s.wait(lambda: serving(s, 5), 120, "5 members serving")
-    print(f"\ndynamic 3 -> 5 by scale alone: all 5 serving {took:.1f}s after the scale")
+    with LeaderWatch(s) as watch, Writer(s) as writer:
+        writer.wait_for(20, 60)
+        s.scale(5)
+        took = s.wait(lambda: serving(s, 5), 120, "5 members serving")
+        writer.wait_for(len(writer.acknowledged) + 20, 60)
+    assert watch.max_leaders == 1, watch.summary()
+    assert_all_members_agree(s, writer.acknowledged)
+    print(
+        f"\ndynamic 3 -> 5 by scale alone: all 5 serving {took:.1f}s after the scale; "
+        f"{len(writer.acknowledged)} writes acknowledged, {sum(writer.failed.values())} failed, 0 lost; "
+        f"{watch.summary()}"
+    )
     assert {i: s.pods[i].process.pid for i in range(3) if s.pods[i].process is not None} == pids  # no restart
+    assert [s.restarts(i) for i in range(3)] == [0, 0, 0] and [s.creations(i) for i in range(3)] == [1, 1, 1]
     for ordinal in range(5):
         assert configured(s, ordinal)[-5:] == [f"server.{i}" for i in range(1, 6)], ordinal
+
+    # kubectl scale down without zkboot shrink: status names the member that has no pod.
+    s.scale(4)
+    s.wait(lambda: sorted(s.pods) == [0, 1, 2, 3], 60, "pod 4 deleted")
+    shown = exec_in(s, 0, "zkboot", "status", "--format=json")
+    assert shown.returncode == 0, shown.stderr
+    report = json.loads(shown.stdout)
+    assert [m["myid"] for m in report["members"]] == [1, 2, 3, 4, 5]  # configured, beside reachable
+    assert [m["reachable"] for m in report["members"]] == [True, True, True, True, False]
+    assert report["verdict"].startswith("quorum held: 4 of 5 serving"), report["verdict"]
+    assert report["verdict"].endswith("; configured without a pod: zk-4 (myid 5)"), report["verdict"]
 
 
 def exec_in(s: Simulation, ordinal: int, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -172,5 +207,42 @@ def test_dynamic_restarts_keep_membership_and_data(sim: Callable[..., Simulation
     print(f"\ndynamic whole-ensemble restart of 4: serving in {took:.1f}s")
     paths += written(s, 5, "restarted")
     assert_on_every_member(s, range(4), paths)
+    # The password is in its file only: not in any JVM's argv or environment, nor in any pod's log.
+    secret = password_file.read_text().strip()
+    for ordinal in range(4):
+        process = s.pods[ordinal].process
+        assert process is not None
+        proc = Path(f"/proc/{process.pid}")
+        assert b"java" in (proc / "cmdline").read_bytes()  # the pod's process is the JVM (exec all the way)
+        assert secret.encode() not in (proc / "cmdline").read_bytes() + (proc / "environ").read_bytes()
+        assert secret not in (s.root / "logs" / f"{s.sts.name}-{ordinal}.log").read_text(errors="replace")
     for ordinal in range(4):
         assert configured(s, ordinal)[-4:] == [f"server.{i}" for i in range(1, 5)], ordinal
+
+
+def test_static_template_change_3_to_5_stalls_instead_of_splitting(sim: Callable[..., Simulation]) -> None:
+    """The old scripts' way to scale (ZK_REPLICAS and replicas changed together, a rolling update):
+    measured before the guard, two leaders at once and acknowledged writes lost for good.  Now the
+    new pods are refused while the old ensemble serves, the roll stalls, and nothing is lost."""
+    s = sim(load(BASE))
+    s.wait(lambda: serving(s, 3), 120, "3 members serving")
+    with LeaderWatch(s) as watch, Writer(s) as writer:
+        writer.wait_for(20, 60)
+        s.update(with_replicas(s.sts, 5))
+        # Pods 3 and 4 come up with five server lines and are refused, again and again.
+        s.wait(lambda: all(REFUSAL in log_text(s, i) for i in (3, 4)), 120, "pods 3 and 4 refused by the guard")
+        s.wait(lambda: s.restarts(3) >= 1, 60, "pod 3 restarted after its refusal")
+        before = len(writer.acknowledged)
+        writer.wait_for(before + 20, 60)  # the old ensemble keeps taking writes
+    assert watch.max_leaders == 1, watch.summary()
+    assert not s.rollout_done() and s.revision_of(2) == s.revision_of(0) == 1  # the roll stalled at pod 3
+    assert all(srvr(s, i) is not None for i in range(3))
+    views = {i: read_member(s, i, set(writer.acknowledged)) for i in range(3)}  # 3 and 4 never served
+    assert {i: (v.error, len(v.missing)) for i, v in views.items()} == {i: (None, 0) for i in range(3)}
+    assert len({v.children for v in views.values()}) == 1
+    line = next(line for line in log_text(s, 3).splitlines() if REFUSAL in line)
+    print(
+        f"\nstatic 3 -> 5 by template change: {len(writer.acknowledged)} writes acknowledged, "
+        f"{sum(writer.failed.values())} failed attempts, 0 lost; {watch.summary()}; "
+        f"members read: {sorted(views)}\n  pod 3: {line.strip()[:200]}"
+    )

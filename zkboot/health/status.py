@@ -45,9 +45,11 @@ class MemberState:
         return Kind.NOT_SERVING if self.reachable else "-"
 
 
-def collect(identity: Identity, endpoint: Endpoint) -> list[MemberState]:
-    """Ask every member (or this server alone, standalone); ``endpoint`` gives port and transport."""
-    members = [(m.myid, m.host) for m in identity.members] or [(identity.myid, endpoint.host)]
+def collect(identity: Identity, endpoint: Endpoint, members: list[tuple[int, str]] | None = None) -> list[MemberState]:
+    """Ask every member (or this server alone, standalone); ``endpoint`` gives port and transport.
+    ``members`` (myid, host): the configured ones, when they are known (dynamic membership)."""
+    if members is None:
+        members = [(m.myid, m.host) for m in identity.members] or [(identity.myid, endpoint.host)]
 
     def ask(member: tuple[int, str]) -> MemberState:
         myid, host = member
@@ -146,6 +148,7 @@ def run(
     The members and their ports come from the settings, as ``start`` derives them; how to ask
     (timeout, transport, TLS files) from the probe options.
     """
+    from zkboot import membership
     from zkboot.start import identity
     from zkboot.start.settings import resolve
 
@@ -162,8 +165,18 @@ def run(
         target = endpoint_for(ProbeOptions.resolve(given, environ))
     except OSError as exc:  # TLS files that do not load
         raise UsageError(f"TLS files: {exc}") from None
-    states = collect(who, target)
+    members, no_pod = None, []
+    if settings.membership == "dynamic":  # the members are what the ensemble says, not --servers
+        hosts = [who.fqdn, *(m.host for m in who.members if m.host != who.fqdn)]
+        found = membership.read_membership(hosts, settings.client_port, target.timeout)
+        if found is not None:
+            configured = membership.parse_config(found[0])
+            members = [(s.myid, s.host) for s in configured]
+            no_pod = membership.without_pod(configured)
+    states = collect(who, target, members)
     held, line = verdict(states)
+    if no_pod:
+        line += "; configured without a pod: " + ", ".join(f"{_short(s.host)} (myid {s.myid})" for s in no_pod)
     if fmt == "json":
         sys.stdout.write(to_json(states, held, line) + "\n")
     else:
