@@ -5,6 +5,8 @@ Names carry the run id so two runs never collide: bridge ``zb<run>``, namespaces
 The subnet is ``10.251.<n>.0/24`` with ``n`` from the run id, checked free; the host end of the
 bridge is ``.254`` so that tests on the host reach the pods, and pods get ``.1``, ``.2``, ...
 Pods have no default route: they reach each other and the host's bridge address, nothing else.
+MAC addresses are made from the IP addresses (``mac_of``): a pod recreated after a scale-down gets
+its old MAC with its old address, so no neighbour cache on the bridge holds a stale one.
 
 ``leftovers()`` finds every name of that form, by run id, for the removal of runs whose owner
 died without its cleanup (podsim/runs.py).
@@ -56,6 +58,11 @@ def choose_subnet(run_id: str) -> ipaddress.IPv4Network:
         if not any(candidate.overlaps(net) for net in used):
             return candidate
     raise NetError("no free /24 in 10.251.0.0/16 for the pod network")
+
+
+def mac_of(address: str) -> str:
+    """A locally administered unicast MAC address made of an IPv4 address: 02:7a:<its 4 octets>."""
+    return "02:7a:" + ":".join(f"{octet:02x}" for octet in ipaddress.IPv4Address(address).packed)
 
 
 @dataclass
@@ -111,11 +118,19 @@ class Network:
     def address(self, ordinal: int) -> str:
         return str(self.subnet.network_address + ordinal + 1)
 
+    def mac(self, ordinal: int) -> str:
+        """Pod ``ordinal``'s eth0 address, the same each time its namespace is made: a pod that
+        comes back after a scale-down keeps its IP, and with a new MAC the host and the other pods
+        would send to the old one from their neighbour caches (for up to half a minute)."""
+        return mac_of(self.address(ordinal))
+
     def namespace(self, ordinal: int) -> str:
         return f"zkbsim-{self.run_id}-{ordinal}"
 
     def create_bridge(self) -> None:
-        ip("link", "add", self.bridge, "type", "bridge")
+        # A MAC of its own: a bridge otherwise takes its ports' lowest, which changes (flushing the
+        # host's neighbour entries) or not as pods come and go, depending on their random MACs.
+        ip("link", "add", self.bridge, "address", mac_of(self.host_address), "type", "bridge")
         self.created_bridge = True
         ip("addr", "add", f"{self.host_address}/{self.subnet.prefixlen}", "dev", self.bridge)
         ip("link", "set", self.bridge, "up")
@@ -130,7 +145,7 @@ class Network:
         # No nameserver: a name not in /etc/hosts fails at once instead of waiting on DNS.
         (NETNS_ETC / ns / "resolv.conf").write_text("options timeout:1 attempts:1\n")
         (NETNS_ETC / ns / "hosts").write_text("127.0.0.1 localhost\n")
-        ip("link", "add", host_end, "type", "veth", "peer", "name", "eth0", "netns", ns)
+        ip("link", "add", host_end, "type", "veth", "peer", "name", "eth0", "address", self.mac(ordinal), "netns", ns)
         ip("link", "set", host_end, "master", self.bridge)
         ip("link", "set", host_end, "up")
         ip("-n", ns, "addr", "add", f"{self.address(ordinal)}/{self.subnet.prefixlen}", "dev", "eth0")

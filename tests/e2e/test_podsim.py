@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -558,3 +559,30 @@ def test_update_refuses_what_kubernetes_refuses_to_change(sim: Callable[..., Sim
     with pytest.raises(SimulationError, match="volumeClaimTemplates may not be changed"):
         s.update(dataclasses.replace(s.sts, claims=("other",)))
     assert s.revision == 1 and s.update(dataclasses.replace(s.sts, replicas=0)) == 1
+
+
+def answers_from_the_host(s: Simulation, ordinal: int) -> bool:
+    """A TCP connection from the host to a port nothing listens on in the pod is refused at once
+    when packets reach the pod; it times out when they go to a MAC address that is not there."""
+    try:
+        socket.create_connection((s.address(ordinal), 9), timeout=1.0).close()
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def test_a_pod_back_after_a_scale_down_is_reachable_at_once_on_its_address(sim: Callable[..., Simulation]) -> None:
+    s = sim(tiny(replicas=2))
+    s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "2 pods Ready")
+    assert answers_from_the_host(s, 1)  # the host's neighbour cache now holds pod 1's MAC
+    s.scale(1)
+    s.wait(lambda: s.ordinals() == [0], ROLL_TIMEOUT, "pod 1 removed")
+    s.scale(2)
+    s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "pod 1 back")
+    # A new MAC behind the same address would leave the host sending to the old one for ~30 s.
+    assert answers_from_the_host(s, 1)
+    link = subprocess.run(["ip", "-n", s.net.namespace(1), "-j", "link", "show", "eth0"], capture_output=True,
+                          text=True, timeout=10, check=True).stdout  # fmt: skip
+    assert json.loads(link)[0]["address"] == s.net.mac(1)
