@@ -235,15 +235,32 @@ class Simulation:
     def _env(self, sts: StatefulSet) -> dict[str, str]:
         return {"PATH": f"{self.bin_dir}:{DEFAULT_PATH}", "HOME": "/tmp", "LANG": "C.UTF-8", **sts.env}
 
+    def secret_dir(self, name: str) -> Path:
+        return self.root / "secrets" / name
+
+    def _write_secrets(self, sts: StatefulSet) -> None:
+        """The Secrets the pods mount, made as the README's ``kubectl create secret`` line makes
+        them: random values, one file per listed key (read-only), kept for the whole run."""
+        for _volume, name, items in sts.secrets:
+            for _key, path in items:
+                target = self.secret_dir(name) / path
+                if target.exists():
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(secrets.token_urlsafe(24))
+                target.chmod(0o400)
+
     def pvc_dir(self, ordinal: int, claim: str) -> Path:
         return self.root / "pvc" / f"{claim}-{self.sts.name}-{ordinal}"
 
     def _create(self, ordinal: int) -> None:
         revision = self._revision_for(ordinal)
         sts = self.revisions[revision - 1]
+        self._write_secrets(sts)
         namespace = self.net.namespaces.get(ordinal) or self.net.add_pod(ordinal)
         owner = self.overrides.pop(ordinal, ordinal)
         pvcs = {claim: self.pvc_dir(owner, claim) for claim in sts.claims}
+        pvcs.update({volume: self.secret_dir(secret) for volume, secret, _ in sts.secrets})
         empty = self.root / "emptydir" / f"{sts.name}-{ordinal}-{secrets.token_hex(2)}"
         record = functools.partial(self._record, ordinal, revision)
         pod = Pod(sts, ordinal, namespace, pvcs, empty, self._env(sts), self.root, revision, self.notify, record)

@@ -62,6 +62,8 @@ class StatefulSet:
     namespace: str = "default"
     update_strategy: str = "RollingUpdate"  # or OnDelete
     partition: int = 0  # RollingUpdate: ordinals below it keep their revision
+    # Secret volumes: volume name -> (secretName, ((key, path in the volume), ...)), from ``items``.
+    secrets: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = ()
 
     @property
     def domain(self) -> str:
@@ -70,7 +72,7 @@ class StatefulSet:
     def template(self) -> tuple[object, ...]:
         """What the pod template holds: two StatefulSets with equal templates are one revision."""
         return (self.command, self.env, self.mounts, self.memory_limit, self.startup, self.liveness,
-                self.readiness, self.grace_period)  # fmt: skip
+                self.readiness, self.grace_period, self.secrets)  # fmt: skip
 
     def immutable(self) -> dict[str, object]:
         """The fields Kubernetes refuses to change on an existing StatefulSet."""
@@ -102,10 +104,18 @@ def from_documents(documents: list[Any]) -> StatefulSet:
     volumes = {v["name"]: v for v in pod.get("volumes", [])}
     claims = tuple(c["metadata"]["name"] for c in spec.get("volumeClaimTemplates", []))
     mounts = {}
+    secret_volumes = []
     for mount in container.get("volumeMounts", []):
         name = mount["name"]
-        if name not in claims and "emptyDir" not in volumes.get(name, {}):
-            raise ValueError(f"volume {name}: only volumeClaimTemplates and emptyDir are simulated")
+        volume = volumes.get(name, {})
+        if "secret" in volume:
+            items = volume["secret"].get("items")
+            if not items:
+                raise ValueError(f"volume {name}: a secret volume is simulated with its keys listed under items")
+            pairs = tuple((str(i["key"]), str(i["path"])) for i in items)
+            secret_volumes.append((name, str(volume["secret"]["secretName"]), pairs))
+        elif name not in claims and "emptyDir" not in volume:
+            raise ValueError(f"volume {name}: only volumeClaimTemplates, emptyDir and secret are simulated")
         mounts[mount["mountPath"]] = name
     limits = container.get("resources", {}).get("limits", {})
     policy = spec.get("podManagementPolicy", "OrderedReady")
@@ -137,6 +147,7 @@ def from_documents(documents: list[Any]) -> StatefulSet:
         namespace=sts["metadata"].get("namespace", "default"),
         update_strategy=update_type,
         partition=partition,
+        secrets=tuple(secret_volumes),
     )
 
 

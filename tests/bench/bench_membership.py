@@ -6,7 +6,7 @@ Run from the repository root, as root, with the project's interpreter:
 
 Each run boots ``manifests/base`` with 3 pods and keeps a writer (a znode every 50 ms) and a
 leader watch (every pod's ``srvr`` every 100 ms) going, then:
-- dynamic (``ZK_MEMBERSHIP=dynamic``): ``scale 5`` -> all 5 serving; ``zkboot shrink --replicas 3``
+- dynamic (manifests/base, ``ZK_MEMBERSHIP=dynamic``): ``scale 5`` -> all 5 serving; ``zkboot shrink --replicas 3``
   in pod 0 -> committed; ``scale 3``; then every acknowledged write is read back from every member;
 - static (the old way: ``ZK_REPLICAS`` and ``replicas`` changed together, a rolling update): until
   both new pods have been refused by zkboot's membership guard; the roll stalls there (it never
@@ -19,12 +19,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import secrets
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -58,10 +55,8 @@ def lost(sim: Simulation, ordinals: range, acknowledged: list[str]) -> int:
     return len(set().union(*(set(v.missing) for v in views)))
 
 
-def dynamic_run(password: Path) -> dict[str, float]:
-    sts = load(BASE)
-    env = {**sts.env, "ZK_MEMBERSHIP": "dynamic", "ZK_SUPER_PASSWORD_FILE": str(password)}
-    with Simulation(dataclasses.replace(sts, env=env)) as sim:
+def dynamic_run() -> dict[str, float]:
+    with Simulation(load(BASE)) as sim:
         sim.start()
         sim.wait(lambda: serving(sim, 3), TIMEOUT, "3 serving")
         with LeaderWatch(sim) as watch, Writer(sim) as writer:
@@ -69,8 +64,8 @@ def dynamic_run(password: Path) -> dict[str, float]:
             sim.scale(5)
             grow = sim.wait(lambda: serving(sim, 5), TIMEOUT, "5 serving")
             pod = sim.pods[0]
-            shell = 'hostname "$1" && shift && exec "$@"'
-            argv = ["ip", "netns", "exec", pod.netns, "unshare", "--uts", "--", "sh", "-c", shell, "sh", pod.hostname]
+            assert pod.process is not None  # kubectl exec: the container's mount, network and UTS namespaces
+            argv = ["nsenter", "-t", str(pod.process.pid), "-m", "-n", "-u", "--"]
             began = time.monotonic()
             done = subprocess.run([*argv, "zkboot", "shrink", "--replicas", "3"], env=pod.env, capture_output=True,
                                   text=True, timeout=120, check=False)  # fmt: skip
@@ -90,7 +85,8 @@ def dynamic_run(password: Path) -> dict[str, float]:
 
 
 def static_run() -> dict[str, float]:
-    with Simulation(load(BASE)) as sim:
+    base = load(BASE)
+    with Simulation(dataclasses.replace(base, env={**base.env, "ZK_MEMBERSHIP": "static"})) as sim:
         sim.start()
         sim.wait(lambda: serving(sim, 3), TIMEOUT, "3 serving")
         with LeaderWatch(sim) as watch, Writer(sim) as writer:
@@ -123,14 +119,8 @@ def main() -> int:
     if problem:
         print(f"bench_membership: {problem}", file=sys.stderr)
         return 1
-    directory = Path(tempfile.mkdtemp(prefix="zkboot-secret-", dir="/var/tmp"))
-    try:
-        password = directory / "password"
-        password.write_text(secrets.token_urlsafe(24) + "\n")
-        dynamic = [dynamic_run(password) for _ in range(args.runs)]
-        static = [static_run() for _ in range(args.runs)]
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+    dynamic = [dynamic_run() for _ in range(args.runs)]
+    static = [static_run() for _ in range(args.runs)]
     show("dynamic membership: kubectl scale 3 -> 5, zkboot shrink --replicas 3, scale 3", dynamic)
     show("static membership, the old way: ZK_REPLICAS and replicas 3 -> 5, rolling update", static)
     return 0

@@ -1,20 +1,17 @@
 """Membership changes in the pod simulator, judged by what ZooKeeper did.
 
-Dynamic membership (``ZK_MEMBERSHIP=dynamic``): ``kubectl scale`` up is all it takes to grow; no
-existing member restarts.  The super user's password comes from a file, as a mounted Secret gives
-it (here a file under the simulator's reach, since podsim mounts no Secrets yet).
+Dynamic membership (``ZK_MEMBERSHIP=dynamic``, as manifests/base has it): ``kubectl scale`` up is
+all it takes to grow; no existing member restarts.  The super user's password comes from the
+Secret the base mounts (podsim makes it with a random value, as the README's command does).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import secrets
-import shutil
 import subprocess
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -43,22 +40,16 @@ pytestmark = [
 REFUSAL = "refusing, since two configurations must never each hold a quorum"
 
 
-@pytest.fixture
-def password_file() -> Iterator[Path]:
-    # Under /var/tmp: pods see the host's files there (their /tmp is a fresh one of their own).
-    directory = Path(tempfile.mkdtemp(prefix="zkboot-secret-", dir="/var/tmp"))
-    try:
-        path = directory / "password"
-        path.write_text(secrets.token_urlsafe(24) + "\n")
-        yield path
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-def dynamic(password: Path, replicas: int = 3) -> StatefulSet:
+def dynamic(replicas: int = 3) -> StatefulSet:
+    """manifests/base (dynamic membership, the super password from the Secret podsim makes)."""
     sts = load(BASE)
-    env = {**sts.env, "ZK_MEMBERSHIP": "dynamic", "ZK_SUPER_PASSWORD_FILE": str(password), "ZK_REPLICAS": "3"}
-    return dataclasses.replace(sts, env=env, replicas=replicas)
+    assert sts.env["ZK_MEMBERSHIP"] == "dynamic" and sts.secrets, "manifests/base is no longer dynamic"
+    return dataclasses.replace(sts, replicas=replicas)
+
+
+def password(s: Simulation) -> str:
+    (name,) = {secret for _volume, secret, _items in s.sts.secrets}
+    return (s.secret_dir(name) / "password").read_text().strip()
 
 
 def configured(sim: Simulation, ordinal: int) -> list[str]:
@@ -75,8 +66,8 @@ def serving(sim: Simulation, count: int) -> bool:
     return all(m in ("leader", "follower") for m in modes) and modes.count("leader") == 1
 
 
-def test_dynamic_grows_3_to_5_with_scale_alone(sim: Callable[..., Simulation], password_file: Path) -> None:
-    s = sim(dynamic(password_file))
+def test_dynamic_grows_3_to_5_with_scale_alone(sim: Callable[..., Simulation]) -> None:
+    s = sim(dynamic())
     s.wait(lambda: serving(s, 3), 120, "3 members serving")
     pids = {i: s.pods[i].process.pid for i in range(3) if s.pods[i].process is not None}
     with LeaderWatch(s) as watch, Writer(s) as writer:
@@ -109,10 +100,11 @@ def test_dynamic_grows_3_to_5_with_scale_alone(sim: Callable[..., Simulation], p
 
 
 def exec_in(s: Simulation, ordinal: int, *argv: str) -> subprocess.CompletedProcess[str]:
-    """``kubectl exec`` into pod ``ordinal``: its network namespace, hostname and environment."""
+    """``kubectl exec`` into pod ``ordinal``: its container's mount, network and UTS namespaces
+    (so its volumes, Secret included, and its hostname), and its environment."""
     pod = s.pods[ordinal]
-    shell = 'hostname "$1" && shift && exec "$@"'
-    command = ["ip", "netns", "exec", pod.netns, "unshare", "--uts", "--", "sh", "-c", shell, "sh", pod.hostname, *argv]
+    assert pod.process is not None
+    command = ["nsenter", "-t", str(pod.process.pid), "-m", "-n", "-u", "--", *argv]
     return subprocess.run(command, capture_output=True, text=True, env=pod.env, timeout=60, check=False)
 
 
@@ -144,10 +136,8 @@ def assert_on_every_member(s: Simulation, ordinals: range, paths: list[str]) -> 
     assert len({frozenset(v) for v in seen.values()}) == 1, "members disagree on /acked"
 
 
-def test_dynamic_shrink_scale_and_regrow_on_the_old_volumes(
-    sim: Callable[..., Simulation], password_file: Path
-) -> None:
-    s = sim(dynamic(password_file, replicas=5))
+def test_dynamic_shrink_scale_and_regrow_on_the_old_volumes(sim: Callable[..., Simulation]) -> None:
+    s = sim(dynamic(replicas=5))
     s.wait(lambda: serving(s, 5), 120, "5 members serving")
     paths = written(s, 20, "before")
 
@@ -181,8 +171,8 @@ def test_dynamic_shrink_scale_and_regrow_on_the_old_volumes(
         assert configured(s, ordinal)[-5:] == [f"server.{i}" for i in range(1, 6)], ordinal
 
 
-def test_dynamic_member_with_a_lost_volume_rejoins(sim: Callable[..., Simulation], password_file: Path) -> None:
-    s = sim(dynamic(password_file))
+def test_dynamic_member_with_a_lost_volume_rejoins(sim: Callable[..., Simulation]) -> None:
+    s = sim(dynamic())
     s.wait(lambda: serving(s, 3), 120, "3 members serving")
     paths = written(s, 20, "before")
     s.delete(1, with_pvc=True)
@@ -191,8 +181,8 @@ def test_dynamic_member_with_a_lost_volume_rejoins(sim: Callable[..., Simulation
     assert_on_every_member(s, range(3), paths)
 
 
-def test_dynamic_restarts_keep_membership_and_data(sim: Callable[..., Simulation], password_file: Path) -> None:
-    s = sim(dynamic(password_file, replicas=4))
+def test_dynamic_restarts_keep_membership_and_data(sim: Callable[..., Simulation]) -> None:
+    s = sim(dynamic(replicas=4))
     s.wait(lambda: serving(s, 4), 120, "4 members serving")
     paths = written(s, 10, "before")
     for ordinal in (3, 2, 1, 0):  # a rolling restart, highest ordinal first
@@ -208,7 +198,7 @@ def test_dynamic_restarts_keep_membership_and_data(sim: Callable[..., Simulation
     paths += written(s, 5, "restarted")
     assert_on_every_member(s, range(4), paths)
     # The password is in its file only: not in any JVM's argv or environment, nor in any pod's log.
-    secret = password_file.read_text().strip()
+    secret = password(s)
     for ordinal in range(4):
         process = s.pods[ordinal].process
         assert process is not None
@@ -224,7 +214,8 @@ def test_static_template_change_3_to_5_stalls_instead_of_splitting(sim: Callable
     """The old scripts' way to scale (ZK_REPLICAS and replicas changed together, a rolling update):
     measured before the guard, two leaders at once and acknowledged writes lost for good.  Now the
     new pods are refused while the old ensemble serves, the roll stalls, and nothing is lost."""
-    s = sim(load(BASE))
+    base = load(BASE)
+    s = sim(dataclasses.replace(base, env={**base.env, "ZK_MEMBERSHIP": "static"}))
     s.wait(lambda: serving(s, 3), 120, "3 members serving")
     with LeaderWatch(s) as watch, Writer(s) as writer:
         writer.wait_for(20, 60)
