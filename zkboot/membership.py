@@ -117,6 +117,8 @@ INITIAL_NAME = "zoo.cfg.dynamic"  # a first boot's list; ZooKeeper names its own
 JOIN_ATTEMPTS = 40  # reconfigurations are one at a time: pods that start together take turns
 JOIN_PAUSE = 0.25  # seconds between attempts (the attempts are bounded in count and in time)
 JOIN_SECONDS = 30.0
+SETTLE_ATTEMPTS = 60  # shrink: how often to ask whether a reconfiguration whose answer was lost committed
+SETTLE_SECONDS = 15.0
 
 
 def dynamic_line(server: Server, client_port: int) -> str:
@@ -298,6 +300,26 @@ def without_pod(servers: tuple[Server, ...]) -> list[Server]:
     return [s for s, gone in zip(servers, ask_all(list(servers), missing, 2.0), strict=True) if gone]
 
 
+def _settled(
+    staying: tuple[Server, ...], leaving: list[Server], client_port: int, timeout: float
+) -> tuple[Server, ...] | None:
+    """The membership once none of ``leaving`` is in it, as a member that stays tells it; None
+    when no member says so within SETTLE_SECONDS (polled; bounded in count and in time)."""
+    import time
+
+    deadline = time.monotonic() + SETTLE_SECONDS
+    for _ in range(SETTLE_ATTEMPTS):
+        found = read_membership([s.host for s in staying], client_port, timeout)
+        if found is not None:
+            servers = parse_config(found[0])
+            if not any(s in servers for s in leaving):
+                return servers
+        if time.monotonic() + JOIN_PAUSE > deadline:
+            break
+        time.sleep(JOIN_PAUSE)
+    return None
+
+
 def shrink(identity: Identity, replicas: int, offset: int, client_port: int, password: str, timeout: float) -> str:
     """Remove the members with ordinal >= ``replicas`` (one ``reconfig``), wait for a write to commit
     under the new configuration, and say who is left.  A no-op when none is listed; refused (one
@@ -333,10 +355,19 @@ def shrink(identity: Identity, replicas: int, offset: int, client_port: int, pas
             "refusing to remove " + ", ".join(f"server.{s.myid}" for s in leaving)
         )
     version = config_version(text)
-    committed = reconfigure(
-        source, client_port, password, timeout + 5.0,
-        leaving=",".join(str(s.myid) for s in leaving), from_version=-1 if version is None else version,
-    )  # fmt: skip
-    check_write(source, client_port, timeout + 5.0)
-    left = parse_config(committed)
+    try:
+        left = parse_config(reconfigure(
+            source, client_port, password, timeout + 5.0,
+            leaving=",".join(str(s.myid) for s in leaving), from_version=-1 if version is None else version,
+        ))  # fmt: skip
+    except QueryError as exc:
+        # A leader that is among those removed steps down once the change commits, and its clients
+        # lose their connection before the answer: ask the members that stay what committed.
+        settled = _settled(staying, leaving, client_port, timeout)
+        if settled is None:
+            raise EnvironmentProblem(
+                f"the reconfiguration did not commit ({exc.detail}); nothing was removed"
+            ) from None
+        left = settled
+    check_write(staying[0].host, client_port, timeout + 5.0)
     return f"removed {', '.join(f'server.{s.myid}' for s in leaving)}; {len(left)} servers left: {describe(left)}"
