@@ -63,6 +63,18 @@ def describe(servers: tuple[Server, ...]) -> str:
     return ",".join(str(s) for s in servers) or "(none)"
 
 
+def serving_hosts(hosts: list[str], client_port: int, timeout: float) -> list[str]:
+    """Those of ``hosts`` whose server serves (``srvr``), all asked at once under one deadline."""
+
+    def serving(host: str) -> bool:
+        try:
+            return Endpoint(host, client_port, timeout).srvr().serving
+        except QueryError:
+            return False
+
+    return [host for host, yes in zip(hosts, ask_all(hosts, serving, timeout + 0.2), strict=True) if yes]
+
+
 def check_static(
     identity: Identity, quorum_port: int, election_port: int, client_port: int, timeout: float, *, readable: bool
 ) -> str:
@@ -73,13 +85,7 @@ def check_static(
     if not peers:
         return "standalone: no peers to ask"
 
-    def serving(host: str) -> bool:
-        try:
-            return Endpoint(host, client_port, timeout).srvr().serving
-        except QueryError:
-            return False
-
-    up = [host for host, yes in zip(peers, ask_all(peers, serving, timeout + 0.2), strict=True) if yes]
+    up = serving_hosts(peers, client_port, timeout)
     if not up:
         return f"none of the {len(peers)} peers serves: a first boot or a whole-ensemble restart"
 
@@ -189,13 +195,7 @@ def decide_dynamic(
     peers = [identity.pod_host(i) for i in ordinals if i != identity.ordinal]
     peers += [s.host for s in (local[1] if local else ()) if s.host not in peers and s.myid != me.myid]
 
-    def serving(host: str) -> bool:
-        try:
-            return Endpoint(host, client_port, timeout).srvr().serving
-        except QueryError:
-            return False
-
-    up = [host for host, yes in zip(peers, ask_all(peers, serving, timeout + 0.2), strict=True) if yes]
+    up = serving_hosts(peers, client_port, timeout)
     if up:
         return _with_serving(me, up, client_port, password, timeout)
     if local is not None:
@@ -341,13 +341,7 @@ def shrink(identity: Identity, replicas: int, offset: int, client_port: int, pas
     if not staying:
         raise EnvironmentProblem(f"--replicas {replicas} would remove every member; expected at least one to stay")
 
-    def serves(server: Server) -> bool:
-        try:
-            return Endpoint(server.host, client_port, timeout).srvr().serving
-        except QueryError:
-            return False
-
-    up = sum(1 for yes in ask_all(list(staying), serves, timeout + 0.2) if yes)
+    up = len(serving_hosts([s.host for s in staying], client_port, timeout))
     need = len(staying) // 2 + 1
     if up < need:
         raise EnvironmentProblem(

@@ -7,7 +7,9 @@ line per step, and an error is one line.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from zkboot.errors import Kind, QueryError
@@ -27,31 +29,40 @@ def _quiet_logger() -> logging.Logger:
     return logger
 
 
-def read_config(host: str, port: int, timeout: float) -> str:
-    """The text of ``/zookeeper/config`` on one member (``server.N=...`` lines and ``version=``)."""
+@contextlib.contextmanager
+def _session(host: str, port: int, timeout: float, password: str | None = None) -> Iterator[Any]:
+    """A started kazoo client of ``host`` alone (as the super user with ``password``), always
+    stopped and closed; kazoo's errors and time-outs inside become SessionErrors."""
     from kazoo.client import KazooClient  # type: ignore[import-untyped]
     from kazoo.exceptions import KazooException, NoNodeError  # type: ignore[import-untyped]
 
     client: Any = KazooClient(
-        hosts=f"{host}:{port}", timeout=max(timeout, 1.0), randomize_hosts=False, logger=_quiet_logger()
+        hosts=f"{host}:{port}",
+        timeout=max(timeout, 1.0),
+        randomize_hosts=False,
+        auth_data=super_auth(password) if password is not None else None,
+        logger=_quiet_logger(),
     )
     try:
         try:
             client.start(timeout=timeout)
-        except client.handler.timeout_exception:
-            raise SessionError(Kind.TIMED_OUT, f"{host}:{port}: no session within {timeout:g}s") from None
-        try:
-            data, _stat = client.get_async(CONFIG_NODE).get(timeout=timeout)
-        except NoNodeError:
-            raise SessionError(Kind.UNEXPECTED, f"{host}:{port} has no {CONFIG_NODE} (ZooKeeper before 3.5)") from None
+            yield client
         except client.handler.timeout_exception:
             raise SessionError(Kind.TIMED_OUT, f"{host}:{port}: no answer within {timeout:g}s") from None
+        except NoNodeError:
+            raise SessionError(Kind.UNEXPECTED, f"{host}:{port} has no {CONFIG_NODE} (ZooKeeper before 3.5)") from None
         except KazooException as exc:
-            raise SessionError(Kind.UNEXPECTED, f"{host}:{port}: {type(exc).__name__}") from None
-        return bytes(data).decode("utf-8", "replace")
+            raise SessionError(Kind.UNEXPECTED, f"{host}:{port}: refused ({type(exc).__name__})") from None
     finally:
         client.stop()
         client.close()
+
+
+def read_config(host: str, port: int, timeout: float) -> str:
+    """The text of ``/zookeeper/config`` on one member (``server.N=...`` lines and ``version=``)."""
+    with _session(host, port, timeout) as client:
+        data, _stat = client.get_async(CONFIG_NODE).get(timeout=timeout)
+        return bytes(data).decode("utf-8", "replace")
 
 
 def super_auth(password: str) -> list[tuple[str, str]]:
@@ -76,48 +87,13 @@ def reconfigure(
     Raises SessionError with ``Kind.UNEXPECTED`` and the ZooKeeper error's name (``ReconfigInProgress``,
     ``BadVersionError``, ``NewConfigNoQuorum``, ``NoAuthError``...) when it did not commit.
     """
-    from kazoo.client import KazooClient
-    from kazoo.exceptions import KazooException
-
-    client: Any = KazooClient(
-        hosts=f"{host}:{port}",
-        timeout=max(timeout, 1.0),
-        randomize_hosts=False,
-        auth_data=super_auth(password),
-        logger=_quiet_logger(),
-    )
-    try:
-        try:
-            client.start(timeout=timeout)
-        except client.handler.timeout_exception:
-            raise SessionError(Kind.TIMED_OUT, f"{host}:{port}: no session within {timeout:g}s") from None
-        try:
-            data, _stat = client.reconfig_async(joining, leaving, None, from_version).get(timeout=timeout)
-        except client.handler.timeout_exception:
-            raise SessionError(Kind.TIMED_OUT, f"{host}:{port}: reconfig not answered within {timeout:g}s") from None
-        except KazooException as exc:
-            raise SessionError(Kind.UNEXPECTED, f"{host}:{port}: reconfig refused ({type(exc).__name__})") from None
+    with _session(host, port, timeout, password) as client:
+        data, _stat = client.reconfig_async(joining, leaving, None, from_version).get(timeout=timeout)
         return bytes(data).decode("utf-8", "replace")
-    finally:
-        client.stop()
-        client.close()
 
 
 def check_write(host: str, port: int, timeout: float) -> None:
     """A write that commits (an ephemeral znode, created and deleted): the ensemble takes writes."""
-    from kazoo.client import KazooClient
-    from kazoo.exceptions import KazooException
-
-    client: Any = KazooClient(hosts=f"{host}:{port}", timeout=max(timeout, 1.0), logger=_quiet_logger())
-    try:
-        try:
-            client.start(timeout=timeout)
-            path = client.create_async("/zkboot-write-check-", b"", ephemeral=True, sequence=True).get(timeout=timeout)
-            client.delete_async(path).get(timeout=timeout)
-        except client.handler.timeout_exception:
-            raise SessionError(Kind.TIMED_OUT, f"{host}:{port}: no write committed within {timeout:g}s") from None
-        except KazooException as exc:
-            raise SessionError(Kind.UNEXPECTED, f"{host}:{port}: write failed ({type(exc).__name__})") from None
-    finally:
-        client.stop()
-        client.close()
+    with _session(host, port, timeout) as client:
+        path = client.create_async("/zkboot-write-check-", b"", ephemeral=True, sequence=True).get(timeout=timeout)
+        client.delete_async(path).get(timeout=timeout)
