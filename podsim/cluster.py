@@ -359,8 +359,10 @@ class Simulation:
         return sum(1 for pod in list(self.pods.values()) if pod.serving())
 
     def ordinals(self) -> list[int]:
-        """The ordinals that have a pod now (running or not, being deleted or not)."""
-        return sorted(self.pods.copy())
+        """The ordinals that have a pod now (running or not, being deleted or not).  Under the lock:
+        a pod leaves ``pods`` and its DNS name goes in one step, and nobody sees one without the other."""
+        with self.lock:
+            return sorted(self.pods)
 
     def revision_of(self, ordinal: int) -> int | None:
         """The revision pod ``ordinal`` was created from; None when there is no such pod now."""

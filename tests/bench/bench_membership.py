@@ -73,7 +73,7 @@ def dynamic_run() -> dict[str, float]:
             if done.returncode != 0:
                 raise RuntimeError(done.stderr)
             sim.scale(3)
-            sim.wait(lambda: sorted(sim.pods) == [0, 1, 2], TIMEOUT, "pods 3, 4 gone")
+            sim.wait(lambda: sim.ordinals() == [0, 1, 2], TIMEOUT, "pods 3, 4 gone")
             writer.wait_for(len(writer.acknowledged) + 20, 60)
         return {
             "scale -> serving": grow,

@@ -90,7 +90,7 @@ def test_dynamic_grows_3_to_5_with_scale_alone(sim: Callable[..., Simulation]) -
 
     # kubectl scale down without zkboot shrink: status names the member that has no pod.
     s.scale(4)
-    s.wait(lambda: sorted(s.pods) == [0, 1, 2, 3], 60, "pod 4 deleted")
+    s.wait(lambda: s.ordinals() == [0, 1, 2, 3], 60, "pod 4 deleted")
     shown = exec_in(s, 0, "zkboot", "status", "--format=json")
     assert shown.returncode == 0, shown.stderr
     report = json.loads(shown.stdout)
@@ -199,7 +199,7 @@ def test_dynamic_shrink_scale_and_regrow_on_the_old_volumes(sim: Callable[..., S
         assert (again.returncode, again.stdout.split(":")[0]) == (0, "nothing to remove"), again.stderr
 
         s.scale(3)
-        s.wait(lambda: sorted(s.pods) == [0, 1, 2], 60, "pods 3 and 4 deleted")
+        s.wait(lambda: s.ordinals() == [0, 1, 2], 60, "pods 3 and 4 deleted")
         for ordinal in range(3):
             assert configured(s, ordinal)[-3:] == ["server.1", "server.2", "server.3"]
         # The quorum is now 2 of 3, not 3 of 5: with one of the three down, the other two still serve.
