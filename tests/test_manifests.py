@@ -293,7 +293,7 @@ def probe_kind(probe: Obj, env: Mapping[str, str]) -> tuple[str, ProbeOptions]:
     assert (BIN / program).is_file(), f"{program} is not one of zkboot's installed commands"
     try:
         options = light.parse(args, env, positional_port)
-    except (light.Usage, UsageError) as exc:
+    except UsageError as exc:
         raise AssertionError(f"{command!r}: {exc}") from exc
     timeout_seconds = probe.get("timeoutSeconds", 1)
     assert options.timeout < timeout_seconds, (

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
-from zkboot.client.endpoint import endpoint_for
+from zkboot.client.endpoint import Endpoint, endpoint_for
 from zkboot.errors import QueryError, UsageError
 from zkboot.options import ProbeOptions, Raw, describe
 
@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 FLAGS = {option.flag: option.name for option in ProbeOptions.options()}
 
 
-class Usage(Exception):
-    """The command line itself is wrong (or asks for help): a one-line error, exit 2."""
+class Help(Exception):
+    """``-h``/``--help``: print the usage and exit 0."""
 
 
 def given_on_command_line(args: Sequence[str], positional_port: bool) -> dict[str, str | Raw]:
@@ -36,18 +36,18 @@ def given_on_command_line(args: Sequence[str], positional_port: bool) -> dict[st
     while rest:
         arg = rest.pop(0)
         if arg in ("-h", "--help"):
-            raise Usage("help")
+            raise Help
         if positional_port and arg.isascii() and arg.isdigit() and "port" not in given:
             given["port"] = Raw(arg, "PORT")
             continue
         if not arg.startswith("--"):
-            raise Usage(f"unexpected argument {arg!r}; see --help")
+            raise UsageError(f"unexpected argument {arg!r}; see --help")
         flag, has_value, value = arg[2:].partition("=")
         if flag not in FLAGS:
-            raise Usage(f"unknown option --{flag}; see --help")
+            raise UsageError(f"unknown option --{flag}; see --help")
         if not has_value:
             if not rest:
-                raise Usage(f"--{flag}: missing value")
+                raise UsageError(f"--{flag}: missing value")
             value = rest.pop(0)
         given[FLAGS[flag]] = value
     return given
@@ -64,22 +64,27 @@ def _usage(program: str) -> int:
     return 0
 
 
+def _reach(program: str, args: Sequence[str], positional_port: bool) -> tuple[ProbeOptions, Endpoint] | int:
+    """The options and the endpoint they describe; else the exit code, once usage or its error is out."""
+    try:
+        options = parse(args, os.environ, positional_port)
+        return options, endpoint_for(options)
+    except Help:
+        return _usage(program)
+    except UsageError as exc:
+        sys.stderr.write(f"{program}: error: {exc.problems[0]}\n")
+    except OSError as exc:  # TLS files that do not load
+        sys.stderr.write(f"{program}: error: {exc}\n")
+    return 2
+
+
 def run_probe(program: str, check: str, args: Sequence[str], positional_port: bool = False) -> int:
     from zkboot.health.probes import CHECKS
 
-    try:
-        reason = CHECKS[check](endpoint_for(parse(args, os.environ, positional_port)))
-    except Usage as exc:
-        if str(exc) == "help":
-            return _usage(program)
-        sys.stderr.write(f"{program}: error: {exc}\n")
-        return 2
-    except UsageError as exc:
-        sys.stderr.write(f"{program}: error: {exc.problems[0]}\n")
-        return 2
-    except OSError as exc:  # TLS files that do not load
-        sys.stderr.write(f"{program}: error: {exc}\n")
-        return 2
+    reached = _reach(program, args, positional_port)
+    if isinstance(reached, int):
+        return reached
+    reason = CHECKS[check](reached[1])
     if reason is not None:
         sys.stderr.write(f"{program}: {reason}\n")
         return 1
@@ -89,23 +94,15 @@ def run_probe(program: str, check: str, args: Sequence[str], positional_port: bo
 def run_metrics(program: str, args: Sequence[str], positional_port: bool = False) -> int:
     from zkboot.health.metrics import RENDERERS
 
+    reached = _reach(program, args, positional_port)
+    if isinstance(reached, int):
+        return reached
+    options, endpoint = reached
     try:
-        options = parse(args, os.environ, positional_port)
-        mntr = endpoint_for(options).mntr()
-    except Usage as exc:
-        if str(exc) == "help":
-            return _usage(program)
-        sys.stderr.write(f"{program}: error: {exc}\n")
-        return 2
-    except UsageError as exc:
-        sys.stderr.write(f"{program}: error: {exc.problems[0]}\n")
-        return 2
+        mntr = endpoint.mntr()
     except QueryError as exc:
         sys.stderr.write(f"{program}: no metrics ({exc.kind}): {exc.detail}\n")
         return 1
-    except OSError as exc:
-        sys.stderr.write(f"{program}: error: {exc}\n")
-        return 2
     sys.stdout.write(RENDERERS[options.format](mntr))
     return 0
 
