@@ -59,6 +59,7 @@ from podsim import runs
 from podsim.manifest import StatefulSet
 from podsim.net import Network
 from podsim.pod import Pod, fresh_paths
+from podsim.podman import ImageMode
 from podsim.zk import ZkError, srvr
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -91,10 +92,13 @@ def check_image_bin(bin_dir: Path, sts: StatefulSet) -> None:
 
 
 class Simulation:
-    def __init__(self, sts: StatefulSet, *, image_bin: Path | None = None) -> None:
-        # The "image": zkboot's commands from this interpreter's bin directory, ZooKeeper from PATH.
+    def __init__(self, sts: StatefulSet, *, image_bin: Path | None = None, image: ImageMode | None = None) -> None:
+        # Host mode: the "image" is zkboot's commands from this interpreter's bin directory and
+        # ZooKeeper from PATH.  Image mode: the pods run from a real image under podman.
+        self.image = image
         self.bin_dir = image_bin or Path(sys.executable).parent
-        check_image_bin(self.bin_dir, sts)
+        if image is None:
+            check_image_bin(self.bin_dir, sts)
         if os.geteuid() != 0:
             raise SimulationError("podsim needs root (network namespaces, bind mounts): run it as root")
         self.sts = sts  # as last applied: replicas, strategy and template of the update revision
@@ -233,6 +237,8 @@ class Simulation:
         return self.revision
 
     def _env(self, sts: StatefulSet) -> dict[str, str]:
+        if self.image is not None:
+            return self.image.store.env  # podman's own; the container's is the manifest's (--env)
         return {"PATH": f"{self.bin_dir}:{DEFAULT_PATH}", "HOME": "/tmp", "LANG": "C.UTF-8", **sts.env}
 
     def secret_dir(self, name: str) -> Path:
@@ -241,14 +247,18 @@ class Simulation:
     def _write_secrets(self, sts: StatefulSet) -> None:
         """The Secrets the pods mount, made as the README's ``kubectl create secret`` line makes
         them: random values, one file per listed key (read-only), kept for the whole run."""
-        for _volume, name, items in sts.secrets:
+        for _volume, name, items, mode in sts.secrets:
             for _key, path in items:
                 target = self.secret_dir(name) / path
                 if target.exists():
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(secrets.token_urlsafe(24))
-                target.chmod(0o400)
+                # As the kubelet: defaultMode, and with fsGroup the group's, group-readable.
+                fs_group = sts.security.fs_group
+                if fs_group is not None:
+                    os.chown(target, -1, fs_group)
+                target.chmod(mode | (0o040 if fs_group is not None else 0))
 
     def pvc_dir(self, ordinal: int, claim: str) -> Path:
         return self.root / "pvc" / f"{claim}-{self.sts.name}-{ordinal}"
@@ -260,10 +270,12 @@ class Simulation:
         namespace = self.net.namespaces.get(ordinal) or self.net.add_pod(ordinal)
         owner = self.overrides.pop(ordinal, ordinal)
         pvcs = {claim: self.pvc_dir(owner, claim) for claim in sts.claims}
-        pvcs.update({volume: self.secret_dir(secret) for volume, secret, _ in sts.secrets})
+        pvcs.update({volume: self.secret_dir(secret) for volume, secret, _, _ in sts.secrets})
         empty = self.root / "emptydir" / f"{sts.name}-{ordinal}-{secrets.token_hex(2)}"
         record = functools.partial(self._record, ordinal, revision)
-        pod = Pod(sts, ordinal, namespace, pvcs, empty, self._env(sts), self.root, revision, self.notify, record)
+        pod = Pod(
+            sts, ordinal, namespace, pvcs, empty, self._env(sts), self.root, revision, self.notify, record, self.image
+        )
         self.pods[ordinal] = pod
         record("created")
         self._write_hosts()

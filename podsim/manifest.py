@@ -45,6 +45,38 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class Security:
+    """The container's effective securityContext (the container's fields over the pod's)."""
+
+    run_as_user: int | None = None  # None: the image's user
+    run_as_group: int | None = None
+    fs_group: int | None = None  # volumes made group-owned and group-writable, an extra group
+    run_as_non_root: bool = False
+    read_only_root: bool = False
+    allow_privilege_escalation: bool = True
+    drop: tuple[str, ...] = ()  # capabilities, as written (ALL, NET_RAW, ...)
+    add: tuple[str, ...] = ()
+
+    @classmethod
+    def from_specs(cls, pod: dict[str, Any], container: dict[str, Any]) -> Security:
+        def pick(key: str) -> Any:
+            return container.get(key, pod.get(key))
+
+        capabilities = container.get("capabilities") or {}
+        user, group, fs_group = pick("runAsUser"), pick("runAsGroup"), pod.get("fsGroup")
+        return cls(
+            run_as_user=None if user is None else int(user),
+            run_as_group=None if group is None else int(group),
+            fs_group=None if fs_group is None else int(fs_group),
+            run_as_non_root=bool(pick("runAsNonRoot")),
+            read_only_root=bool(container.get("readOnlyRootFilesystem")),
+            allow_privilege_escalation=container.get("allowPrivilegeEscalation", True) is not False,
+            drop=tuple(str(c) for c in capabilities.get("drop") or ()),
+            add=tuple(str(c) for c in capabilities.get("add") or ()),
+        )
+
+
+@dataclass(frozen=True)
 class StatefulSet:
     name: str
     service: str
@@ -62,8 +94,11 @@ class StatefulSet:
     namespace: str = "default"
     update_strategy: str = "RollingUpdate"  # or OnDelete
     partition: int = 0  # RollingUpdate: ordinals below it keep their revision
-    # Secret volumes: volume name -> (secretName, ((key, path in the volume), ...)), from ``items``.
-    secrets: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = ()
+    # Secret volumes: (volume name, secretName, ((key, path in the volume), ...) from ``items``,
+    # the files' mode from ``defaultMode``).
+    secrets: tuple[tuple[str, str, tuple[tuple[str, str], ...], int], ...] = ()
+    image: str = ""
+    security: Security = Security()
 
     @property
     def domain(self) -> str:
@@ -72,7 +107,7 @@ class StatefulSet:
     def template(self) -> tuple[object, ...]:
         """What the pod template holds: two StatefulSets with equal templates are one revision."""
         return (self.command, self.env, self.mounts, self.memory_limit, self.startup, self.liveness,
-                self.readiness, self.grace_period, self.secrets)  # fmt: skip
+                self.readiness, self.grace_period, self.secrets, self.image, self.security)  # fmt: skip
 
     def immutable(self) -> dict[str, object]:
         """The fields Kubernetes refuses to change on an existing StatefulSet."""
@@ -113,7 +148,8 @@ def from_documents(documents: list[Any]) -> StatefulSet:
             if not items:
                 raise ValueError(f"volume {name}: a secret volume is simulated with its keys listed under items")
             pairs = tuple((str(i["key"]), str(i["path"])) for i in items)
-            secret_volumes.append((name, str(volume["secret"]["secretName"]), pairs))
+            mode = int(volume["secret"].get("defaultMode", 0o644))  # Kubernetes' default
+            secret_volumes.append((name, str(volume["secret"]["secretName"]), pairs, mode))
         elif name not in claims and "emptyDir" not in volume:
             raise ValueError(f"volume {name}: only volumeClaimTemplates, emptyDir and secret are simulated")
         mounts[mount["mountPath"]] = name
@@ -148,6 +184,8 @@ def from_documents(documents: list[Any]) -> StatefulSet:
         update_strategy=update_type,
         partition=partition,
         secrets=tuple(secret_volumes),
+        image=str(container.get("image", "")),
+        security=Security.from_specs(pod.get("securityContext") or {}, container.get("securityContext") or {}),
     )
 
 

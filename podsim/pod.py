@@ -18,7 +18,15 @@ run can kill it should this one die without its cleanup.
 A pod is made from one revision of the StatefulSet's template (``sts`` is that revision, ``revision``
 its number) and keeps it for its whole life: a new template reaches an ordinal only through a new pod.
 A container without a readiness (liveness) probe is Ready (live) once started, as the kubelet has it.
-Pods run as root here: securityContext's user is not simulated.
+In host mode pods run as root: securityContext is not simulated.
+
+In image mode (``image``, podsim/podman.py) the container is ``podman run`` of that image instead,
+in the pod's network namespace with the pod's hostname and /etc/hosts, its volumes bound (secrets
+read-only), its memory limit enforced, and its securityContext honoured: user and group, fsGroup
+(the volumes group-owned and group-writable first, as the kubelet does, and the group added),
+a read-only root filesystem, capabilities, no privilege escalation, and runAsNonRoot (a container
+that would run as root is not started).  Signals and probes go through ``podman kill`` and
+``podman exec``; each container (one per start) is removed once it has exited.
 """
 
 from __future__ import annotations
@@ -29,11 +37,12 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from podsim.manifest import Probe, StatefulSet
+from podsim.podman import ImageMode, own_for_fs_group
 from podsim.runs import Record
 
 SETUP = r"""
@@ -120,8 +129,11 @@ class Pod:
         revision: int,
         on_change: Callable[[], None],
         record: Callable[[str], None],
+        image: ImageMode | None = None,
     ) -> None:
         self.sts = sts
+        self.image = image
+        self.run_name = run_dir.name
         self.revision = revision
         self.hostname = f"{sts.name}-{ordinal}"
         self.netns = namespace
@@ -158,6 +170,8 @@ class Pod:
                 dirs[path] = self.pvc_dirs[volume]
             else:
                 dirs[path] = self.empty_root / volume
+        if self.image is not None:
+            return dirs  # the image has a writable layer of its own
         layer = self.empty_root / f"layer-{self.restarts}"
         for path in layer_paths(self.sts.mounts):
             dirs[path] = layer / path.strip("/").replace("/", "_")
@@ -183,13 +197,39 @@ class Pod:
             "sh", "-c", SETUP, "podsim-setup", self.hostname, limit, *mounts, "--", *command,
         ]  # fmt: skip
 
+    @property
+    def container(self) -> str:
+        """The image-mode container of this start (one per start, as the kubelet makes them)."""
+        return f"{self.run_name}-{self.hostname}-{self.restarts}"
+
+    def image_argv(self, image: ImageMode) -> list[str]:
+        secret_volumes = {volume for volume, _, _, _ in self.sts.secrets}
+        volumes = []
+        for path, source in sorted(self.volume_dirs().items()):
+            source.mkdir(parents=True, exist_ok=True)
+            secret = self.sts.mounts[path] in secret_volumes
+            fs_group = self.sts.security.fs_group
+            if fs_group is not None and not secret and source.stat().st_gid != fs_group:
+                own_for_fs_group(source, fs_group)  # fsGroupChangePolicy OnRootMismatch
+            volumes.append((source, path, secret))
+        return image.run_argv(
+            self.container, self.hostname, self.netns, volumes, self.sts.env, self.sts.security,
+            self.sts.memory_limit, self.sts.command,
+        )  # fmt: skip
+
     def run_container(self) -> None:
         with self.lock:
+            security = self.sts.security
+            if self.image is not None and security.run_as_non_root and self.image.runs_as_root(security):
+                self.event("CreateContainerConfigError: runAsNonRoot and the image runs as root")
+                self.held = True
+                return
+            argv = self.argv(self.sts.command) if self.image is None else self.image_argv(self.image)
             with self.log_path.open("ab") as log:
                 log.write(f"--- podsim: starting {self.hostname} (restart {self.restarts}) ---\n".encode())
                 log.flush()
                 process = subprocess.Popen(
-                    self.argv(self.sts.command),
+                    argv,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -215,6 +255,12 @@ class Pod:
                 if probe is not None
             }
             self.event(f"started pid {self.process.pid}")
+
+    def main_pid(self) -> int | None:
+        """The host PID of the container's first process (in image mode not podman's client)."""
+        if self.process is None or not self.running():
+            return None
+        return self.process.pid if self.image is None else self.image.pid(self.container)
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -277,11 +323,21 @@ class Pod:
     def _signal_group(self, sig: signal.Signals) -> None:
         if self.process is None:
             return
+        if self.image is not None:
+            # The podman client is not the container: signal the container, then the client.
+            if self.process.poll() is None:
+                self.image.signal(self.container, sig.name)
+            if sig != signal.SIGKILL:
+                return
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=10)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, sig)
         if sig == signal.SIGKILL:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=10)
+            if self.image is not None:
+                self.image.remove(self.container)
 
     def start(self) -> None:
         self.run_container()
@@ -320,6 +376,8 @@ class Pod:
                 self.backoff = BACKOFF_START
             self.restart_at = time.monotonic() + self.backoff
             self.event(f"exited with {self.process.returncode}; restarting in {self.backoff:g}s")
+            if self.image is not None:
+                self.image.remove(self.container)
             self.backoff = min(BACKOFF_MAX, self.backoff * 2)
         elif not self.held and time.monotonic() >= self.restart_at:
             self.restart_at = None
@@ -358,9 +416,18 @@ class Pod:
         if changed:
             self.on_change()
 
+    def exec_argv(self, command: Sequence[str]) -> list[str]:
+        """``command`` as ``kubectl exec`` and exec probes run it: in the container, so with its
+        volumes, network and hostname.  Host mode: in the container process's mount, network and
+        UTS namespaces (run with ``self.env``); image mode: ``podman exec``."""
+        if self.image is not None:
+            return self.image.exec_argv(self.container, command)
+        pid = self.process.pid if self.process is not None else 0
+        return ["nsenter", "-t", str(pid), "-m", "-n", "-u", "--", *command]
+
     def exec_probe(self, probe: Probe) -> tuple[bool, str]:
-        """Run an exec probe in the pod's network namespace, killed at its timeout."""
-        command = ["ip", "netns", "exec", self.netns, *probe.command]
+        """Run an exec probe in the pod (exec_argv), killed at its timeout."""
+        command = self.exec_argv(probe.command)
         try:
             result = subprocess.run(
                 command, capture_output=True, text=True, env=self.env, timeout=probe.timeout, check=False

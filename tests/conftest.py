@@ -288,3 +288,29 @@ def unprivileged(tmp_path: Path) -> Iterator[Unprivileged]:
     finally:
         for directory, mode in reversed(restore.items()):
             directory.chmod(mode)
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    store: object  # podsim.podman.Store, imported only when an image test runs
+    name: str
+
+
+@pytest.fixture(scope="session")
+def built_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltImage]:
+    """docker/Dockerfile built from local stand-ins (tests/standins.py) in a podman store of the
+    session's own, which is destroyed afterwards: containers, images, layers and mounts."""
+    from podsim.podman import Store
+    from tests import standins
+
+    if os.geteuid() != 0:
+        pytest.skip("the image tests need root (podman's storage and runc)")
+    why = standins.missing()
+    if why:
+        pytest.skip(why)
+    store = Store.create()
+    try:
+        work = tmp_path_factory.mktemp("image-build")
+        yield BuiltImage(store, standins.build(store, Path(__file__).resolve().parent.parent, work))
+    finally:
+        store.destroy()

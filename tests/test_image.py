@@ -309,13 +309,29 @@ def test_every_base_image_is_pinned_to_a_version(dockerfile: Dockerfile) -> None
             earlier.add(stage.name)
 
 
+def test_sources_are_build_arguments_defaulting_to_the_public_ones(dockerfile: Dockerfile) -> None:
+    # A mirror replaces the repositories, the download site and the package index; the pinned tags
+    # and the checksum stay what they are.
+    assert {
+        name: dockerfile.global_args.get(name)
+        for name in ("PYTHON_REPOSITORY", "TEMURIN_REPOSITORY", "ZOOKEEPER_MIRROR", "PIP_INDEX_URL")
+    } == {
+        "PYTHON_REPOSITORY": "python",
+        "TEMURIN_REPOSITORY": "eclipse-temurin",
+        "ZOOKEEPER_MIRROR": "https://archive.apache.org/dist/zookeeper",
+        "PIP_INDEX_URL": "https://pypi.org/simple",
+    }
+    assert "PIP_INDEX_URL" in dockerfile.stage("wheels").args(), "pip reads it only if the stage declares it"
+    assert "PIP_INDEX_URL" not in dockerfile.final.args(), "the runtime stage installs with --no-index"
+
+
 def test_python_stages_share_one_pinned_python(dockerfile: Dockerfile) -> None:
-    python = [s for s in dockerfile.stages if s.image.startswith("python:")]
+    python = [s for s in dockerfile.stages if dockerfile.resolve(s.image).startswith("python:")]
     assert {s.name for s in python} >= {"wheels", "zookeeper"}
     assert dockerfile.final in python, "the runtime image must be the same python slim image"
     assert len({s.image for s in python}) == 1, [s.image for s in python]
-    match = re.fullmatch(r"python:\$\{([A-Z_]+)\}-slim-bookworm", python[0].image)
-    assert match, f"{python[0].image}: expected python:${{ARG}}-slim-bookworm"
+    match = re.fullmatch(r"\$\{PYTHON_REPOSITORY\}:\$\{([A-Z_]+)\}-slim-bookworm", python[0].image)
+    assert match, f"{python[0].image}: expected ${{PYTHON_REPOSITORY}}:${{ARG}}-slim-bookworm"
     version = dockerfile.global_args.get(match.group(1)) or ""
     assert re.fullmatch(r"3\.(\d+)\.\d+", version), f"ARG {match.group(1)}={version}: expected 3.x.y"
     requires = pyproject()["project"]["requires-python"]  # type: ignore[index]
@@ -340,12 +356,12 @@ def test_zookeeper_is_downloaded_verified_and_extracted(dockerfile: Dockerfile) 
 
     stage = dockerfile.stage("zookeeper")
     # A global ARG is empty inside a stage that does not declare it again.
-    assert {"ZOOKEEPER_VERSION", "ZOOKEEPER_SHA512"} <= stage.args().keys()
+    assert {"ZOOKEEPER_MIRROR", "ZOOKEEPER_VERSION", "ZOOKEEPER_SHA512"} <= stage.args().keys()
     assert all(value is None for value in stage.args().values()), "defaults belong to the global ARGs"
 
     adds = [i.args.split() for i in stage.all("ADD")]
     url = (
-        "https://archive.apache.org/dist/zookeeper/zookeeper-${ZOOKEEPER_VERSION}/"
+        "${ZOOKEEPER_MIRROR}/zookeeper-${ZOOKEEPER_VERSION}/"
         "apache-zookeeper-${ZOOKEEPER_VERSION}-bin.tar.gz"
     )
     assert len(adds) == 1 and len(adds[0]) == 2 and adds[0][0] == url, adds

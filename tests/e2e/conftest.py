@@ -48,6 +48,7 @@ from kazoo.retry import KazooRetry  # type: ignore[import-untyped]
 
 from podsim.cluster import Simulation
 from podsim.manifest import StatefulSet, load_kustomization, load_yaml
+from podsim.podman import ImageMode
 from podsim.zk import Srvr, ZkError
 from podsim.zk import srvr as ask_srvr
 
@@ -166,17 +167,28 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 report.sections.append((f"podsim {sim.run_id} at the failure", dump(sim)))
 
 
+# For a test that runs twice: with the pods from this machine's files (host) and from the image
+# docker/Dockerfile builds (podman, securityContext honoured; marker ``image``).
+BOTH_MODES = pytest.mark.parametrize("sim", ["host", pytest.param("image", marks=pytest.mark.image)], indirect=True)
+IMAGE_MODE = pytest.mark.parametrize("sim", [pytest.param("image", marks=pytest.mark.image)], indirect=True)
+
+
 @pytest.fixture
 def sim(request: pytest.FixtureRequest) -> Iterator[Callable[..., Simulation]]:
-    """A factory: ``sim(manifest, replicas=None)`` -> a started Simulation, closed after the test."""
+    """A factory: ``sim(manifest, replicas=None)`` -> a started Simulation, closed after the test.
+    Parametrized indirectly with "image" (BOTH_MODES), the pods run from the built image."""
     made: list[Simulation] = []
     request.node.stash[SIMS] = made
+    image = None
+    if getattr(request, "param", "host") == "image":
+        built = request.getfixturevalue("built_image")
+        image = ImageMode(built.store, built.name)
 
     def make(manifest: StatefulSet | Path, replicas: int | None = None) -> Simulation:
         sts = manifest if isinstance(manifest, StatefulSet) else load(manifest)
         if replicas is not None:
             sts = with_replicas(sts, replicas)
-        simulation = Simulation(sts)
+        simulation = Simulation(sts, image=image)
         made.append(simulation)
         simulation.start()
         return simulation

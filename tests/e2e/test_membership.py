@@ -22,6 +22,7 @@ from podsim.cluster import Simulation
 from podsim.manifest import StatefulSet
 from tests.e2e.conftest import (
     BASE,
+    BOTH_MODES,
     LeaderWatch,
     Writer,
     assert_all_members_agree,
@@ -49,7 +50,7 @@ def dynamic(replicas: int = 3) -> StatefulSet:
 
 
 def password(s: Simulation) -> str:
-    (name,) = {secret for _volume, secret, _items in s.sts.secrets}
+    (name,) = {secret for _volume, secret, _items, _mode in s.sts.secrets}
     return (s.secret_dir(name) / "password").read_text().strip()
 
 
@@ -67,6 +68,7 @@ def serving(sim: Simulation, count: int) -> bool:
     return all(m in ("leader", "follower") for m in modes) and modes.count("leader") == 1
 
 
+@BOTH_MODES
 def test_dynamic_grows_3_to_5_with_scale_alone(sim: Callable[..., Simulation]) -> None:
     s = sim(dynamic())
     s.wait(lambda: serving(s, 3), 120, "3 members serving")
@@ -105,8 +107,7 @@ def exec_in(s: Simulation, ordinal: int, *argv: str) -> subprocess.CompletedProc
     (so its volumes, Secret included, and its hostname), and its environment."""
     pod = s.pods[ordinal]
     assert pod.process is not None
-    command = ["nsenter", "-t", str(pod.process.pid), "-m", "-n", "-u", "--", *argv]
-    return subprocess.run(command, capture_output=True, text=True, env=pod.env, timeout=60, check=False)
+    return subprocess.run(pod.exec_argv(argv), capture_output=True, text=True, env=pod.env, timeout=60, check=False)
 
 
 def written(s: Simulation, count: int, tag: str) -> list[str]:
@@ -167,6 +168,7 @@ def observed(s: Simulation, what: str) -> Iterator[Removed]:
     )
 
 
+@BOTH_MODES
 def test_dynamic_shrink_scale_and_regrow_on_the_old_volumes(sim: Callable[..., Simulation]) -> None:
     s = sim(dynamic(replicas=5))
     s.wait(lambda: serving(s, 5), 120, "5 members serving")
@@ -219,6 +221,7 @@ def test_dynamic_shrink_scale_and_regrow_on_the_old_volumes(sim: Callable[..., S
         assert configured(s, ordinal)[-5:] == [f"server.{i}" for i in range(1, 6)], ordinal
 
 
+@BOTH_MODES
 def test_dynamic_member_with_a_lost_volume_rejoins(sim: Callable[..., Simulation]) -> None:
     s = sim(dynamic())
     s.wait(lambda: serving(s, 3), 120, "3 members serving")
@@ -230,6 +233,7 @@ def test_dynamic_member_with_a_lost_volume_rejoins(sim: Callable[..., Simulation
     assert_on_every_member(s, range(3), paths)
 
 
+@BOTH_MODES
 def test_dynamic_restarts_keep_membership_and_data(sim: Callable[..., Simulation]) -> None:
     s = sim(dynamic(replicas=4))
     s.wait(lambda: serving(s, 4), 120, "4 members serving")
@@ -250,9 +254,9 @@ def test_dynamic_restarts_keep_membership_and_data(sim: Callable[..., Simulation
     # The password is in its file only: not in any JVM's argv or environment, nor in any pod's log.
     secret = password(s)
     for ordinal in range(4):
-        process = s.pods[ordinal].process
-        assert process is not None
-        proc = Path(f"/proc/{process.pid}")
+        pid = s.pods[ordinal].main_pid()
+        assert pid is not None
+        proc = Path(f"/proc/{pid}")
         assert b"java" in (proc / "cmdline").read_bytes()  # the pod's process is the JVM (exec all the way)
         assert secret.encode() not in (proc / "cmdline").read_bytes() + (proc / "environ").read_bytes()
         assert secret not in (s.root / "logs" / f"{s.sts.name}-{ordinal}.log").read_text(errors="replace")

@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 
 from podsim.cluster import PodEvent, Simulation, SimulationError
-from podsim.manifest import Probe, StatefulSet
+from podsim.manifest import Probe, Security, StatefulSet
 from podsim.net import NETNS_ETC
+from podsim.podman import security_flags
 from podsim.runs import Record
 from tests.conftest import Unprivileged
 from tests.e2e.conftest import BASE, REPO, SLEEPER, load, missing_requirements, wait_healthy
@@ -113,6 +114,30 @@ def test_loading_the_base_gives_what_the_simulator_needs() -> None:
     assert (sts.name, sts.service, sts.policy) == ("zk", "zk-hs", "Parallel")
     assert sts.readiness is not None and sts.readiness.command == ("zkboot", "probe", "ready")
     assert sts.memory_limit == 1 << 30
+    assert sts.image == "zkboot:0.1.0"
+    assert sts.security == Security(
+        run_as_user=1000,
+        run_as_group=1000,
+        fs_group=1000,
+        run_as_non_root=True,
+        read_only_root=True,
+        allow_privilege_escalation=False,
+        drop=("ALL",),
+    )
+    assert [(volume, mode) for volume, _, _, mode in sts.secrets] == [("super", 0o440)]
+
+
+def test_container_fields_override_the_pods_and_map_to_podmans_flags() -> None:
+    pod = {"runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 2000, "runAsNonRoot": True}
+    container = {"runAsUser": 1001, "readOnlyRootFilesystem": True, "capabilities": {"add": ["NET_BIND_SERVICE"]}}
+    security = Security.from_specs(pod, container)
+    assert (security.run_as_user, security.run_as_group, security.fs_group) == (1001, 1000, 2000)
+    assert security_flags(security) == [
+        "--user=1001:1000", "--group-add=2000", "--read-only", "--read-only-tmpfs=false",
+        "--cap-add=net_bind_service",
+    ]  # fmt: skip
+    # Nothing set: the image's user, the runtime's capabilities, privilege escalation allowed.
+    assert security_flags(Security.from_specs({}, {})) == []
 
 
 # -- what a run killed before its cleanup leaves behind ----------------------------------------------

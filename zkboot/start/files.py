@@ -65,10 +65,22 @@ def check_dirs(dirs: Iterable[str | Path]) -> None:
             probe = probe.parent
         if not os.access(probe, os.W_OK | os.X_OK):
             how = "write into it" if probe == path else f"create {path} in it"
+            if _read_only(probe):  # readOnlyRootFilesystem without a volume there: no chmod helps
+                raise EnvironmentProblem(
+                    f"{probe}: cannot {how}: it is on a read-only file system; expected a volume "
+                    "mounted there (a pod with readOnlyRootFilesystem writes only to its volumes)"
+                )
             raise EnvironmentProblem(
                 f"{probe}: cannot {how} as uid {os.geteuid()}; expected a directory writable by "
                 "this user (e.g. a volume with fsGroup)"
             )
+
+
+def _read_only(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def check_file_target(path: Path) -> None:
