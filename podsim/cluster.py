@@ -28,6 +28,10 @@ The controller follows the real StatefulSet controller's rounds (pkg/controller/
   deleted and being recreated or not (a headless Service with ``publishNotReadyAddresses`` keeps
   terminating pods; a real cluster has a short gap, and a new address, between a pod's deletion
   and its replacement, which podsim does not simulate).
+- Secrets: one directory per Secret, its listed keys made when the run starts (or when ``update``
+  brings a new one) and kept for the whole run; a Secret listing ``tls.crt`` and ``tls.key`` is a
+  kubernetes.io/tls Secret signed by the run's CA (``tls_ca()``, podsim/pki.py), any other key a
+  random value.
 - PVCs: one directory per pod and claim under the run directory; kept across restarts, pod
   deletions and scale-downs; removed by ``delete(ordinal, with_pvc=True)`` (the pod comes back on
   an empty one) and at the end of the run.
@@ -55,7 +59,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
 
-from podsim import runs
+from podsim import pki, runs
 from podsim.manifest import StatefulSet
 from podsim.net import Network
 from podsim.pod import Pod, fresh_paths
@@ -63,6 +67,8 @@ from podsim.podman import ImageMode
 from podsim.zk import ZkError, srvr
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+TLS_KEYS = frozenset({"tls.crt", "tls.key"})  # a Secret listing both is made as a kubernetes.io/tls Secret
+CERT_ORDINALS = 10  # a TLS Secret's certificate names pods 0..9 at least (see _tls_names)
 
 
 class SimulationError(Exception):
@@ -77,6 +83,17 @@ class PodEvent:
     ordinal: int
     kind: str  # created, ready, unready, terminating, gone
     revision: int  # the revision the pod was created from
+
+
+def write_secret_file(target: Path, value: str, mode: int, fs_group: int | None) -> None:
+    """One Secret key's file as the kubelet makes it: ``defaultMode``, and with fsGroup the group's,
+    group-readable.  Created 0600, so that a key is never readable beyond its mode, not even at first."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as sink:
+        sink.write(value)
+    if fs_group is not None:
+        os.chown(target, -1, fs_group)
+    target.chmod(mode | (0o040 if fs_group is not None else 0))
 
 
 def check_image_bin(bin_dir: Path, sts: StatefulSet) -> None:
@@ -126,6 +143,8 @@ class Simulation:
         self.history_lock = threading.Lock()
         self.events: list[PodEvent] = []
         self.past_restarts: dict[int, int] = {}  # ordinal -> container restarts of its deleted pods
+        self.ca: tuple[Path, Path] | None = None  # the run's CA (cert, key), made on first use
+        self.tls_leaves: dict[str, tuple[Path, Path]] = {}  # Secret name -> its (cert, key)
         atexit.register(self.close)
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -147,6 +166,7 @@ class Simulation:
 
     def start(self) -> None:
         self.removed_runs = runs.sweep()
+        self._write_secrets(self.sts)
         self.net.create_bridge()
         self.controller.start()
 
@@ -244,29 +264,77 @@ class Simulation:
     def secret_dir(self, name: str) -> Path:
         return self.root / "secrets" / name
 
+    def tls_ca(self) -> Path:
+        """The run's CA certificate, which every TLS Secret's ``ca.crt`` holds and signed its
+        ``tls.crt``: what a test's client verifies the pods with."""
+        return self._ca()[0]
+
+    def _ca(self) -> tuple[Path, Path]:
+        """The run's CA (cert, key): one per run, made on first use."""
+        with self.lock:
+            if self.ca is None:
+                name = f"podsim-{self.run_id}-ca"
+                self.ca = self._pki("the run's CA", lambda: pki.make_ca(self.root / "pki", name))
+            return self.ca
+
+    def _pki(self, what: str, make: Callable[[], tuple[Path, Path]]) -> tuple[Path, Path]:
+        """``make()`` (podsim/pki.py's work), its failure a SimulationError of one line."""
+        try:
+            return make()
+        except (ValueError, OSError) as exc:
+            raise SimulationError(f"{what}: {exc}") from None
+
+    def _tls_names(self, sts: StatefulSet) -> list[str]:
+        """The DNS names of a TLS Secret's certificate: each pod's FQDN and short name for ordinals
+        0..max(replicas, CERT_ORDINALS)-1, then the Service's own names and localhost.
+
+        Listed one by one rather than as ``*.<service>.<namespace>.svc.cluster.local``: the short
+        names have to be listed anyway (no wildcard matches a one-label name), and a wildcard
+        would also vouch for names no pod of this StatefulSet has (another StatefulSet's pods under
+        the same Service), which a hostname-verification test must be able to see refused.  The
+        certificate is made once per run, so a scale-up beyond those ordinals gets pods the
+        certificate does not name, as a cert-manager Certificate listing fewer pods would."""
+        pods = [f"{sts.name}-{i}" for i in range(max(self.replicas, sts.replicas, CERT_ORDINALS))]
+        return [*(f"{pod}.{sts.domain}" for pod in pods), *pods, sts.service, sts.domain, "localhost"]
+
+    def _tls_values(self, sts: StatefulSet, name: str) -> dict[str, str]:
+        """Secret ``name`` as cert-manager's CA issuer makes it: ``tls.crt`` (the leaf), ``tls.key``
+        (its PKCS#8 key) and ``ca.crt`` (the run's CA); the leaf made once per run."""
+        with self.lock:
+            ca_cert, ca_key = self._ca()
+            if name not in self.tls_leaves:
+                names = self._tls_names(sts)
+                leaves = self.root / "pki" / "secrets"
+                self.tls_leaves[name] = self._pki(
+                    f"Secret {name}", lambda: pki.make_leaf(leaves, name, ca_cert, ca_key, names, ["127.0.0.1"])
+                )
+            cert, key = self.tls_leaves[name]
+            return {"tls.crt": cert.read_text(), "tls.key": key.read_text(), "ca.crt": ca_cert.read_text()}
+
     def _write_secrets(self, sts: StatefulSet) -> None:
-        """The Secrets the pods mount, made as the README's ``kubectl create secret`` line makes
-        them: random values, one file per listed key (read-only), kept for the whole run."""
-        for _volume, name, items, mode in sts.secrets:
-            for _key, path in items:
-                target = self.secret_dir(name) / path
-                if target.exists():
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(secrets.token_urlsafe(24))
-                # As the kubelet: defaultMode, and with fsGroup the group's, group-readable.
-                fs_group = sts.security.fs_group
-                if fs_group is not None:
-                    os.chown(target, -1, fs_group)
-                target.chmod(mode | (0o040 if fs_group is not None else 0))
+        """The Secrets the pods of ``sts`` mount, one file per listed key, kept for the whole run:
+        a Secret listing ``tls.crt`` and ``tls.key`` (in any of its volumes) as a kubernetes.io/tls
+        Secret (``_tls_values``), any other key a random value, as the README's ``kubectl create
+        secret`` line makes it.  Called by ``start()`` and ``update()``, in the caller's thread:
+        a failure is the caller's one-line SimulationError, not the controller thread's end."""
+        listed: dict[str, set[str]] = {}
+        for _volume, name, items, _mode in sts.secrets:
+            listed.setdefault(name, set()).update(key for key, _ in items)
+        with self.lock:
+            for _volume, name, items, mode in sts.secrets:
+                values = self._tls_values(sts, name) if listed[name] >= TLS_KEYS else {}
+                for key, path in items:
+                    target = self.secret_dir(name) / path
+                    if not target.exists():
+                        value = values[key] if key in values else secrets.token_urlsafe(24)
+                        write_secret_file(target, value, mode, sts.security.fs_group)
 
     def pvc_dir(self, ordinal: int, claim: str) -> Path:
         return self.root / "pvc" / f"{claim}-{self.sts.name}-{ordinal}"
 
     def _create(self, ordinal: int) -> None:
         revision = self._revision_for(ordinal)
-        sts = self.revisions[revision - 1]
-        self._write_secrets(sts)
+        sts = self.revisions[revision - 1]  # its Secrets written by start() or update()
         namespace = self.net.namespaces.get(ordinal) or self.net.add_pod(ordinal)
         owner = self.overrides.pop(ordinal, ordinal)
         pvcs = {claim: self.pvc_dir(owner, claim) for claim in sts.claims}
@@ -356,6 +424,7 @@ class Simulation:
             raise SimulationError(f"StatefulSet {self.sts.name}: {', '.join(changed)} may not be changed")
         check_image_bin(self.bin_dir, sts)
         with self.lock:
+            self._write_secrets(sts)
             same = [n for n, known in enumerate(self.revisions, 1) if known.template() == sts.template()]
             if not same:
                 self.revisions.append(sts)

@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import clean_env, script, snapshot, stub_home
 from tests.fakes import Canned, FakeServer, NeverAnswers, same_port_on_loopbacks, srvr_text
+from zkboot.client.access import Access
 from zkboot.errors import EnvironmentProblem
 from zkboot.membership import Server, check_static, describe, parse_config
 from zkboot.start.identity import Identity, Member
@@ -53,7 +54,7 @@ def test_no_peer_answering_goes_ahead_within_the_deadline() -> None:
             fake.start()
         start = time.monotonic()
         note = check_static(
-            three("127.0.0.1", "127.0.0.2", "127.0.0.3"), 2888, 3888, fakes[0].port, timeout, readable=True
+            three("127.0.0.1", "127.0.0.2", "127.0.0.3"), 2888, 3888, Access(fakes[0].port), timeout, readable=True
         )
         took = time.monotonic() - start
     finally:
@@ -73,8 +74,8 @@ def test_a_serving_peer_whose_membership_cannot_be_read_stops_the_start() -> Non
             fake.start()
         who = three("127.0.0.1", "127.0.0.2", "127.0.0.3")
         with pytest.raises(EnvironmentProblem) as refused:
-            check_static(who, 2888, 3888, fakes[0].port, 0.5, readable=True)
-        note = check_static(who, 2888, 3888, fakes[0].port, 0.5, readable=False)
+            check_static(who, 2888, 3888, Access(fakes[0].port), 0.5, readable=True)
+        note = check_static(who, 2888, 3888, Access(fakes[0].port), 0.5, readable=False)
     finally:
         for fake in fakes:
             fake.stop()
@@ -86,7 +87,7 @@ def test_a_serving_peer_whose_membership_cannot_be_read_stops_the_start() -> Non
 
 def test_standalone_asks_nobody() -> None:
     alone = Identity(hostname="zk-0", name="zk", ordinal=0, myid=1, domain="", members=())
-    assert check_static(alone, 2888, 3888, 1, 0.5, readable=True) == "standalone: no peers to ask"
+    assert check_static(alone, 2888, 3888, Access(1), 0.5, readable=True) == "standalone: no peers to ask"
 
 
 # -- dynamic membership's settings, through the real commands ------------------------------------------

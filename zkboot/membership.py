@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from zkboot.client.endpoint import Endpoint
+from zkboot.client.access import Access
 from zkboot.client.parallel import ask_all
 from zkboot.client.session import read_config
 from zkboot.errors import EnvironmentProblem, QueryError
@@ -63,12 +63,12 @@ def describe(servers: tuple[Server, ...]) -> str:
     return ",".join(str(s) for s in servers) or "(none)"
 
 
-def serving_hosts(hosts: list[str], client_port: int, timeout: float) -> list[str]:
+def serving_hosts(hosts: list[str], access: Access, timeout: float) -> list[str]:
     """Those of ``hosts`` whose server serves (``srvr``), all asked at once under one deadline."""
 
     def serving(host: str) -> bool:
         try:
-            return Endpoint(host, client_port, timeout).srvr().serving
+            return access.endpoint(host, timeout).srvr().serving
         except QueryError:
             return False
 
@@ -76,7 +76,7 @@ def serving_hosts(hosts: list[str], client_port: int, timeout: float) -> list[st
 
 
 def check_static(
-    identity: Identity, quorum_port: int, election_port: int, client_port: int, timeout: float, *, readable: bool
+    identity: Identity, quorum_port: int, election_port: int, access: Access, timeout: float, *, readable: bool
 ) -> str:
     """What the peers said, for the progress line; EnvironmentProblem when a serving peer holds
     another server list than this start's, or (``readable``: ZooKeeper 3.5+) none would say."""
@@ -85,13 +85,13 @@ def check_static(
     if not peers:
         return "standalone: no peers to ask"
 
-    up = serving_hosts(peers, client_port, timeout)
+    up = serving_hosts(peers, access, timeout)
     if not up:
         return f"none of the {len(peers)} peers serves: a first boot or a whole-ensemble restart"
 
     def membership(host: str) -> tuple[Server, ...] | str:
         try:
-            return parse_config(read_config(host, client_port, timeout))
+            return parse_config(read_config(host, access, timeout))
         except QueryError as exc:
             return f"{exc.kind}: {exc.detail}"
 
@@ -127,12 +127,12 @@ SETTLE_ATTEMPTS = 60  # shrink: how often to ask whether a reconfiguration whose
 SETTLE_SECONDS = 15.0
 
 
-def dynamic_line(server: Server, client_port: int) -> str:
-    return f"{server}:participant;0.0.0.0:{client_port}"
+def dynamic_line(server: Server, listen: str) -> str:
+    return f"{server}:participant;{listen}"
 
 
-def dynamic_text(servers: tuple[Server, ...], client_port: int) -> str:
-    return "".join(dynamic_line(s, client_port) + "\n" for s in sorted(servers))
+def dynamic_text(servers: tuple[Server, ...], listen: str) -> str:
+    return "".join(dynamic_line(s, listen) + "\n" for s in sorted(servers))
 
 
 def config_version(text: str) -> int | None:
@@ -175,7 +175,7 @@ def decide_dynamic(
     identity: Identity,
     quorum_port: int,
     election_port: int,
-    client_port: int,
+    access: Access,
     state_dir: Path,
     password: str,
     timeout: float,
@@ -195,15 +195,15 @@ def decide_dynamic(
     peers = [identity.pod_host(i) for i in ordinals if i != identity.ordinal]
     peers += [s.host for s in (local[1] if local else ()) if s.host not in peers and s.myid != me.myid]
 
-    up = serving_hosts(peers, client_port, timeout)
+    up = serving_hosts(peers, access, timeout)
     if up:
-        return _with_serving(me, up, client_port, password, timeout)
+        return _with_serving(me, up, access, password, timeout)
     if local is not None:
         return Decision(local[0], None, f"nobody serves: starting with this member's last configuration ({local[0]})")
     if any(m.myid == me.myid for m in identity.members):
         initial = planned(identity, quorum_port, election_port)
         return Decision(
-            INITIAL_NAME, dynamic_text(initial, client_port), f"first boot: the initial {len(initial)} servers"
+            INITIAL_NAME, dynamic_text(initial, access.listen), f"first boot: the initial {len(initial)} servers"
         )
     raise EnvironmentProblem(
         f"no member of the ensemble serves, and {identity.hostname} (myid {me.myid}) is not one of the initial "
@@ -212,13 +212,13 @@ def decide_dynamic(
     )
 
 
-def _committed(servers: tuple[Server, ...], version: int | None, client_port: int, note: str) -> Decision:
+def _committed(servers: tuple[Server, ...], version: int | None, listen: str, note: str) -> Decision:
     """A configuration the ensemble committed, in a file named as ZooKeeper names its own."""
     name = f"{INITIAL_NAME}.{version:x}" if version is not None else INITIAL_NAME
-    return Decision(name, dynamic_text(servers, client_port), note)
+    return Decision(name, dynamic_text(servers, listen), note)
 
 
-def _with_serving(me: Server, up: list[str], client_port: int, password: str, timeout: float) -> Decision:
+def _with_serving(me: Server, up: list[str], access: Access, password: str, timeout: float) -> Decision:
     import time
 
     from zkboot.client.session import reconfigure
@@ -228,7 +228,7 @@ def _with_serving(me: Server, up: list[str], client_port: int, password: str, ti
     for attempt in range(JOIN_ATTEMPTS):
         host = up[attempt % len(up)]
         try:
-            text = read_config(host, client_port, timeout)
+            text = read_config(host, access, timeout)
         except QueryError as exc:
             problems.append(f"{host}: {exc.detail}")
         else:
@@ -237,7 +237,7 @@ def _with_serving(me: Server, up: list[str], client_port: int, password: str, ti
                 name = f"{INITIAL_NAME}.{version:x}" if version is not None else INITIAL_NAME
                 return Decision(
                     name,
-                    dynamic_text(servers, client_port),
+                    dynamic_text(servers, access.listen),
                     f"a member of the serving ensemble ({len(servers)} servers, read from {host})",
                 )
             if any(s.myid == me.myid for s in servers):
@@ -248,8 +248,8 @@ def _with_serving(me: Server, up: list[str], client_port: int, password: str, ti
                 )
             try:
                 committed = reconfigure(
-                    host, client_port, password, timeout + 2.0,
-                    joining=dynamic_line(me, client_port), from_version=-1 if version is None else version,
+                    host, access, password, timeout + 2.0,
+                    joining=dynamic_line(me, access.listen), from_version=-1 if version is None else version,
                 )  # fmt: skip
             except QueryError as exc:
                 problems.append(f"{host}: {exc.detail}")
@@ -262,9 +262,8 @@ def _with_serving(me: Server, up: list[str], client_port: int, password: str, ti
                 servers, version = parse_config(committed), config_version(committed)
                 if me in servers:
                     name = f"{INITIAL_NAME}.{version:x}" if version is not None else INITIAL_NAME
-                    return Decision(
-                        name, dynamic_text(servers, client_port), f"joined: {len(servers)} servers now, through {host}"
-                    )
+                    note = f"joined: {len(servers)} servers now, through {host}"
+                    return Decision(name, dynamic_text(servers, access.listen), note)
         if time.monotonic() + JOIN_PAUSE > deadline:
             break
         time.sleep(JOIN_PAUSE)  # another member's reconfiguration is in progress: take turns
@@ -274,11 +273,11 @@ def _with_serving(me: Server, up: list[str], client_port: int, password: str, ti
     )
 
 
-def read_membership(hosts: list[str], client_port: int, timeout: float) -> tuple[str, str] | None:
+def read_membership(hosts: list[str], access: Access, timeout: float) -> tuple[str, str] | None:
     """``/zookeeper/config``'s text from the first of ``hosts`` that gives it, and that host."""
     for host in hosts:
         try:
-            text = read_config(host, client_port, timeout)
+            text = read_config(host, access, timeout)
         except QueryError:
             continue
         if parse_config(text):
@@ -301,7 +300,7 @@ def without_pod(servers: tuple[Server, ...]) -> list[Server]:
 
 
 def _settled(
-    staying: tuple[Server, ...], leaving: list[Server], client_port: int, timeout: float
+    staying: tuple[Server, ...], leaving: list[Server], access: Access, timeout: float
 ) -> tuple[Server, ...] | None:
     """The membership once none of ``leaving`` is in it, as a member that stays tells it; None
     when no member says so within SETTLE_SECONDS (polled; bounded in count and in time)."""
@@ -309,7 +308,7 @@ def _settled(
 
     deadline = time.monotonic() + SETTLE_SECONDS
     for _ in range(SETTLE_ATTEMPTS):
-        found = read_membership([s.host for s in staying], client_port, timeout)
+        found = read_membership([s.host for s in staying], access, timeout)
         if found is not None:
             servers = parse_config(found[0])
             if not any(s in servers for s in leaving):
@@ -320,14 +319,14 @@ def _settled(
     return None
 
 
-def shrink(identity: Identity, replicas: int, offset: int, client_port: int, password: str, timeout: float) -> str:
+def shrink(identity: Identity, replicas: int, offset: int, access: Access, password: str, timeout: float) -> str:
     """Remove the members with ordinal >= ``replicas`` (one ``reconfig``), wait for a write to commit
     under the new configuration, and say who is left.  A no-op when none is listed; refused (one
     line) when the members left could not form a quorum."""
     from zkboot.client.session import check_write, reconfigure
 
     hosts = [identity.fqdn, *(identity.pod_host(i) for i in range(replicas) if identity.pod_host(i) != identity.fqdn)]
-    found = read_membership(hosts, client_port, timeout)
+    found = read_membership(hosts, access, timeout)
     if found is None:
         raise EnvironmentProblem(
             f"no serving member among {', '.join(hosts)} told its membership; expected the ensemble to serve"
@@ -341,7 +340,7 @@ def shrink(identity: Identity, replicas: int, offset: int, client_port: int, pas
     if not staying:
         raise EnvironmentProblem(f"--replicas {replicas} would remove every member; expected at least one to stay")
 
-    up = len(serving_hosts([s.host for s in staying], client_port, timeout))
+    up = len(serving_hosts([s.host for s in staying], access, timeout))
     need = len(staying) // 2 + 1
     if up < need:
         raise EnvironmentProblem(
@@ -351,17 +350,17 @@ def shrink(identity: Identity, replicas: int, offset: int, client_port: int, pas
     version = config_version(text)
     try:
         left = parse_config(reconfigure(
-            source, client_port, password, timeout + 5.0,
+            source, access, password, timeout + 5.0,
             leaving=",".join(str(s.myid) for s in leaving), from_version=-1 if version is None else version,
         ))  # fmt: skip
     except QueryError as exc:
         # A leader that is among those removed steps down once the change commits, and its clients
         # lose their connection before the answer: ask the members that stay what committed.
-        settled = _settled(staying, leaving, client_port, timeout)
+        settled = _settled(staying, leaving, access, timeout)
         if settled is None:
             raise EnvironmentProblem(
                 f"the reconfiguration did not commit ({exc.detail}); nothing was removed"
             ) from None
         left = settled
-    check_write(staying[0].host, client_port, timeout + 5.0)
+    check_write(staying[0].host, access, timeout + 5.0)
     return f"removed {', '.join(f'server.{s.myid}' for s in leaving)}; {len(left)} servers left: {describe(left)}"

@@ -1,6 +1,7 @@
 """The simulator's own promises: the StatefulSet controller (revisions, RollingUpdate with its
-partition, OnDelete, scaling during a rollout, DNS names, PVCs, restart counts), cleanup on SIGTERM,
-removal of what a killed run left behind, and one line without root."""
+partition, OnDelete, scaling during a rollout, DNS names, PVCs, restart counts), TLS Secrets signed
+by the run's CA, cleanup on SIGTERM, removal of what a killed run left behind, and one line without
+root."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from podsim import pki
 from podsim.cluster import PodEvent, Simulation, SimulationError
 from podsim.manifest import Probe, Security, StatefulSet
 from podsim.net import NETNS_ETC
@@ -611,3 +615,177 @@ def test_a_pod_back_after_a_scale_down_is_reachable_at_once_on_its_address(sim: 
     link = subprocess.run(["ip", "-n", s.net.namespace(1), "-j", "link", "show", "eth0"], capture_output=True,
                           text=True, timeout=10, check=True).stdout  # fmt: skip
     assert json.loads(link)[0]["address"] == s.net.mac(1)
+
+
+# -- TLS Secrets: kubernetes.io/tls as cert-manager's CA issuer makes them ----------------------------
+
+TLS_SECRET = "sleeper-tls"
+TLS_MOUNT = "/opt/zookeeper/secrets/tls"  # where zkboot's base mounts its Secrets
+TLS_MODE = 0o400  # defaultMode; with fsGroup the kubelet adds group read
+TLS_FS_GROUP = 4321  # host mode runs pods as root, but the files are still made the group's
+TLS_FILES = ("tls.crt", "tls.key", "ca.crt", "password")
+
+
+def with_tls(replicas: int) -> StatefulSet:
+    """The sleeper mounting a TLS Secret that lists tls.crt, tls.key and ca.crt (and one more key,
+    which stays a random value), with fsGroup set."""
+    sleeper = load(SLEEPER)
+    items = tuple((key, key) for key in TLS_FILES)
+    return dataclasses.replace(
+        sleeper,
+        replicas=replicas,
+        mounts={**sleeper.mounts, TLS_MOUNT: "tls"},
+        secrets=(("tls", TLS_SECRET, items, TLS_MODE),),
+        security=Security(fs_group=TLS_FS_GROUP),
+    )
+
+
+def openssl(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["openssl", *map(str, args)], capture_output=True, text=True, timeout=30, check=False)
+
+
+def pod_fqdn(s: Simulation, ordinal: int) -> str:
+    return f"{s.sts.name}-{ordinal}.{s.sts.domain}"
+
+
+def subject_alt_names(cert: Path) -> set[str]:
+    """The certificate's subjectAltName entries as openssl prints them (DNS:..., IP Address:...)."""
+    shown = openssl("x509", "-in", cert, "-noout", "-ext", "subjectAltName")
+    assert shown.returncode == 0, shown.stderr
+    [entries] = [line.strip() for line in shown.stdout.splitlines()[1:] if line.strip()]
+    return set(entries.split(", "))
+
+
+def test_a_tls_secret_holds_a_certificate_the_runs_ca_signed_for_every_pod_name(
+    sim: Callable[..., Simulation],
+) -> None:
+    s = sim(with_tls(replicas=1))
+    directory = s.secret_dir(TLS_SECRET)
+    for file in TLS_FILES:
+        made = (directory / file).stat()
+        assert (oct(made.st_mode & 0o7777), made.st_gid) == (oct(TLS_MODE | 0o040), TLS_FS_GROUP), file
+    cert, key, ca = directory / "tls.crt", directory / "tls.key", directory / "ca.crt"
+    assert ca.read_text() == s.tls_ca().read_text()
+    assert key.read_text().startswith("-----BEGIN PRIVATE KEY-----\n")  # PKCS#8
+    assert "BEGIN" not in (directory / "password").read_text()  # not a TLS key: a random value
+
+    verified = openssl("verify", "-CAfile", ca, cert)
+    assert (verified.returncode, verified.stdout.strip()) == (0, f"{cert}: OK"), verified.stderr
+    pods = [f"sleeper-{i}" for i in range(10)]  # max(replicas, 10) ordinals: scale-ups in a run included
+    assert subject_alt_names(cert) == {
+        *(f"DNS:{pod}.sleeper-hs.default.svc.cluster.local" for pod in pods),
+        *(f"DNS:{pod}" for pod in pods),
+        "DNS:sleeper-hs", "DNS:sleeper-hs.default.svc.cluster.local", "DNS:localhost", "IP Address:127.0.0.1",
+    }  # fmt: skip
+    usage = openssl("x509", "-in", cert, "-noout", "-ext", "extendedKeyUsage").stdout
+    assert "TLS Web Server Authentication, TLS Web Client Authentication" in usage
+    assert openssl("x509", "-in", cert, "-noout", "-checkend", "3600").returncode == 0
+    assert openssl("x509", "-in", cert, "-noout", "-checkend", str(3 * 86400)).returncode == 1  # 2 days
+    from_key = openssl("pkey", "-in", key, "-pubout")
+    from_cert = openssl("x509", "-in", cert, "-noout", "-pubkey")
+    assert from_key.returncode == from_cert.returncode == 0, from_key.stderr + from_cert.stderr
+    assert from_key.stdout == from_cert.stdout
+
+    # The pod sees these files at the mount path once SETUP has exec'd its command.
+    s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "the pod Ready")
+    process = s.pods[0].process
+    assert process is not None
+    seen = Path(f"/proc/{process.pid}/root{TLS_MOUNT}")
+    s.wait(lambda: Path(f"/proc/{process.pid}/cmdline").read_bytes() == b"sleep\x00600\x00", 10, "sleep 600")
+    assert {file: (seen / file).read_text() for file in TLS_FILES} == {
+        file: (directory / file).read_text() for file in TLS_FILES
+    }
+
+
+def test_a_tls_secret_is_made_once_per_run_and_kept_across_updates(sim: Callable[..., Simulation]) -> None:
+    s = sim(with_tls(replicas=0))
+    directory = s.secret_dir(TLS_SECRET)
+    before = {file: (directory / file).read_text() for file in TLS_FILES}
+    s.update(changed(s.sts, 2))
+    assert {file: (directory / file).read_text() for file in TLS_FILES} == before
+    assert s.tls_ca().read_text() == before["ca.crt"]
+
+
+def test_a_certificate_from_another_ca_does_not_verify_against_the_runs(
+    sim: Callable[..., Simulation], tmp_path: Path
+) -> None:
+    s = sim(with_tls(replicas=0))
+    other_ca, _ = other = pki.make_ca(tmp_path, "other-ca")
+    other_cert, _ = pki.make_leaf(tmp_path, "other-leaf", *other, [pod_fqdn(s, 0)], ["127.0.0.1"])
+    assert openssl("verify", "-CAfile", other_ca, other_cert).returncode == 0  # a good certificate...
+    refused = openssl("verify", "-CAfile", s.tls_ca(), other_cert)
+    assert refused.returncode != 0 and "unable to get local issuer certificate" in refused.stdout + refused.stderr
+    assert openssl("verify", "-CAfile", other_ca, s.secret_dir(TLS_SECRET) / "tls.crt").returncode != 0
+
+
+def handshake(server: tuple[Path, Path], client: tuple[Path, Path], ca: Path, server_hostname: str) -> str:
+    """A mutual-TLS handshake on 127.0.0.1: a server with ``server``'s (cert, key) asking for a client
+    certificate from ``ca``, a client with ``client``'s verifying the server against ``ca`` and
+    ``server_hostname``.  What the server answers, or why the client refused."""
+    serving = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    serving.load_cert_chain(*server)
+    serving.load_verify_locations(ca)
+    serving.verify_mode = ssl.CERT_REQUIRED
+    connecting = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    connecting.load_cert_chain(*client)
+    connecting.load_verify_locations(ca)
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+
+    def serve() -> None:
+        with contextlib.suppress(OSError), listener.accept()[0] as raw:
+            raw.settimeout(10)
+            with serving.wrap_socket(raw, server_side=True) as tls:
+                # CERT_REQUIRED: the handshake completed only with a client certificate ``ca`` signed.
+                tls.sendall(b"hello, client" if tls.getpeercert(binary_form=True) else b"no client certificate")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with (
+            socket.create_connection(listener.getsockname(), timeout=10) as raw,
+            connecting.wrap_socket(raw, server_hostname=server_hostname) as tls,
+        ):
+            return tls.recv(100).decode()
+    except ssl.SSLError as exc:
+        return f"refused: {exc.reason}"
+    finally:
+        listener.close()
+        thread.join(timeout=15)
+
+
+def test_a_client_trusting_the_runs_ca_completes_a_mutual_handshake_with_a_pods_certificate(
+    sim: Callable[..., Simulation], tmp_path: Path
+) -> None:
+    s = sim(with_tls(replicas=0))
+    directory = s.secret_dir(TLS_SECRET)
+    pair = (directory / "tls.crt", directory / "tls.key")
+    ca = directory / "ca.crt"
+    # The same certificate serves and authenticates as a client, as members and probes use it.
+    for hostname in (pod_fqdn(s, 0), pod_fqdn(s, 9), "sleeper-2", "localhost", "127.0.0.1"):
+        assert handshake(pair, pair, ca, hostname) == "hello, client", hostname
+    # Names the StatefulSet's pods do not have in this run are refused.
+    for hostname in (pod_fqdn(s, 10), f"other-0.{s.sts.domain}", "127.0.0.2"):
+        assert handshake(pair, pair, ca, hostname) == "refused: CERTIFICATE_VERIFY_FAILED", hostname
+    # A server whose certificate another CA signed is refused, whatever its names.
+    other = pki.make_ca(tmp_path, "other-ca")
+    impostor = pki.make_leaf(tmp_path, "impostor", *other, [pod_fqdn(s, 0)], ["127.0.0.1"])
+    assert handshake(impostor, pair, ca, pod_fqdn(s, 0)) == "refused: CERTIFICATE_VERIFY_FAILED"
+
+
+def test_openssl_failures_are_one_line_errors(
+    sim: Callable[..., Simulation], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ca = pki.make_ca(tmp_path, "ca")
+    with pytest.raises(ValueError) as raised:
+        pki.make_leaf(tmp_path, "leaf", tmp_path / "missing.crt", ca[1], ["localhost"], [])
+    assert str(raised.value).startswith("certificate leaf: openssl x509 failed: ")
+    assert "\n" not in str(raised.value) and not (tmp_path / "leaf.crt").exists()
+    # From start(), in the caller's thread: a SimulationError, before any pod.
+    monkeypatch.setattr(pki, "OPENSSL_TIMEOUT", 0.001)
+    with pytest.raises(SimulationError) as failed:
+        sim(with_tls(replicas=1))
+    assert "\n" not in str(failed.value)
+    assert str(failed.value).startswith("the run's CA: CA podsim-")
+    assert str(failed.value).endswith(": openssl genpkey took more than 0.001s")

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+from zkboot.client.access import Access
 from zkboot.errors import Kind, QueryError
 
 CONFIG_NODE = "/zookeeper/config"  # ZooKeeper 3.5+: the membership as the member knows it
@@ -30,18 +31,20 @@ def _quiet_logger() -> logging.Logger:
 
 
 @contextlib.contextmanager
-def _session(host: str, port: int, timeout: float, password: str | None = None) -> Iterator[Any]:
-    """A started kazoo client of ``host`` alone (as the super user with ``password``), always
-    stopped and closed; kazoo's errors and time-outs inside become SessionErrors."""
+def _session(host: str, access: Access, timeout: float, password: str | None = None) -> Iterator[Any]:
+    """A started kazoo client of ``host`` alone, reached as ``access`` says (as the super user with
+    ``password``), always stopped and closed; kazoo's errors and time-outs inside become SessionErrors."""
     from kazoo.client import KazooClient  # type: ignore[import-untyped]
     from kazoo.exceptions import KazooException, NoNodeError  # type: ignore[import-untyped]
 
+    port = access.port
     client: Any = KazooClient(
         hosts=f"{host}:{port}",
         timeout=max(timeout, 1.0),
         randomize_hosts=False,
         auth_data=super_auth(password) if password is not None else None,
         logger=_quiet_logger(),
+        **access.kazoo(),
     )
     try:
         try:
@@ -58,9 +61,9 @@ def _session(host: str, port: int, timeout: float, password: str | None = None) 
         client.close()
 
 
-def read_config(host: str, port: int, timeout: float) -> str:
+def read_config(host: str, access: Access, timeout: float) -> str:
     """The text of ``/zookeeper/config`` on one member (``server.N=...`` lines and ``version=``)."""
-    with _session(host, port, timeout) as client:
+    with _session(host, access, timeout) as client:
         data, _stat = client.get_async(CONFIG_NODE).get(timeout=timeout)
         return bytes(data).decode("utf-8", "replace")
 
@@ -72,7 +75,7 @@ def super_auth(password: str) -> list[tuple[str, str]]:
 
 def reconfigure(
     host: str,
-    port: int,
+    access: Access,
     password: str,
     timeout: float,
     *,
@@ -87,13 +90,13 @@ def reconfigure(
     Raises SessionError with ``Kind.UNEXPECTED`` and the ZooKeeper error's name (``ReconfigInProgress``,
     ``BadVersionError``, ``NewConfigNoQuorum``, ``NoAuthError``...) when it did not commit.
     """
-    with _session(host, port, timeout, password) as client:
+    with _session(host, access, timeout, password) as client:
         data, _stat = client.reconfig_async(joining, leaving, None, from_version).get(timeout=timeout)
         return bytes(data).decode("utf-8", "replace")
 
 
-def check_write(host: str, port: int, timeout: float) -> None:
+def check_write(host: str, access: Access, timeout: float) -> None:
     """A write that commits (an ephemeral znode, created and deleted): the ensemble takes writes."""
-    with _session(host, port, timeout) as client:
+    with _session(host, access, timeout) as client:
         path = client.create_async("/zkboot-write-check-", b"", ephemeral=True, sequence=True).get(timeout=timeout)
         client.delete_async(path).get(timeout=timeout)

@@ -151,6 +151,7 @@ def run(
     from zkboot import membership
     from zkboot.start import identity
     from zkboot.start.settings import resolve
+    from zkboot.start.tls import client_access
 
     if fmt not in ("table", "json"):
         raise UsageError(f"--format={fmt!r}: expected table or json")
@@ -161,14 +162,21 @@ def run(
         "admin_port": Raw(str(settings.admin_port), settings.label("admin_port")),
         **probe_flags,
     }
+    options = ProbeOptions.resolve(given, environ)
+    access = client_access(settings)
     try:
-        target = endpoint_for(ProbeOptions.resolve(given, environ))
+        # With the plain port on loopback only, the other members are reached on their secure
+        # port with this pod's own certificate (unless the flags chose a way themselves).
+        if access.secure is not None and options.transport == "tcp":
+            target = access.endpoint(options.host, options.timeout)
+        else:
+            target = endpoint_for(options)
     except OSError as exc:  # TLS files that do not load
         raise UsageError(f"TLS files: {exc}") from None
     members, no_pod = None, []
     if settings.membership == "dynamic":  # the members are what the ensemble says, not --servers
         hosts = [who.fqdn, *(m.host for m in who.members if m.host != who.fqdn)]
-        found = membership.read_membership(hosts, settings.client_port, target.timeout)
+        found = membership.read_membership(hosts, access, target.timeout)
         if found is not None:
             configured = membership.parse_config(found[0])
             members = [(s.myid, s.host) for s in configured]

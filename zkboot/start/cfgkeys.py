@@ -36,6 +36,21 @@ MANAGED = {
     "DigestAuthenticationProvider.superDigest": "super_password_file",
 }
 MANAGED_PATTERN = re.compile(r"^server\.[0-9]+$")
+# Keys zkboot writes only while a TLS setting is in effect (before, ``--set`` may hold them):
+# the setting in effect -> (key -> the setting that controls it, key prefix -> the same).
+MANAGED_WITH: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    "secure_client_port": (
+        {"secureClientPort": "secure_client_port", "ssl.clientAuth": "tls_client_auth",
+         **dict.fromkeys(("serverCnxnFactory", "ssl.keyStore.location", "ssl.keyStore.type",
+                          "ssl.trustStore.location", "ssl.trustStore.type"), "tls_dir")},
+        {},
+    ),
+    "plain_client_port": ({"clientPortAddress": "plain_client_port"}, {}),
+    "quorum_tls": (
+        {"sslQuorum": "quorum_tls", "portUnification": "port_unification"},
+        {"ssl.quorum.": "quorum_tls_dir"},
+    ),
+}  # fmt: skip
 
 KNOWN = frozenset(
     [
@@ -139,16 +154,26 @@ KNOWN_PREFIXES = (
 )  # fmt: skip
 
 
-def managed_key_problems(extra: Iterable[tuple[str, str]], source: str, label: Callable[[str], str]) -> list[str]:
-    """Extra keys that zkboot writes from a setting of its own, and keys given twice."""
+def managed_key_problems(
+    extra: Iterable[tuple[str, str]], source: str, label: Callable[[str], str], in_use: Iterable[str] = ()
+) -> list[str]:
+    """Extra keys that zkboot writes from a setting of its own (those of MANAGED_WITH when their
+    setting is ``in_use``), and keys given twice."""
     problems = []
     seen: set[str] = set()
+    owners = dict(MANAGED)
+    prefixes = []
+    for setting in in_use:
+        keys, starts = MANAGED_WITH[setting]
+        owners.update(keys)
+        prefixes += list(starts.items())
     for key, _value in extra:
         if key in seen:
             problems.append(f"{source}: {key} is given twice; expected each zoo.cfg key once")
         seen.add(key)
-        if key in MANAGED:
-            problems.append(f"{source}: {key} is written by zkboot; set it with {label(MANAGED[key])}")
+        owner = owners.get(key) or next((setting for start, setting in prefixes if key.startswith(start)), None)
+        if owner is not None:
+            problems.append(f"{source}: {key} is written by zkboot; set it with {label(owner)}")
         elif MANAGED_PATTERN.match(key):
             problems.append(
                 f"{source}: {key} is written by zkboot from --servers and the pod's identity; "

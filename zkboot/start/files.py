@@ -24,6 +24,7 @@ from zkboot.errors import EnvironmentProblem
 from zkboot.start.render import RenderedFile
 
 FILE_MODE = 0o644
+PRIVATE_MODE = 0o600  # a file that holds a secret (a TLS key store)
 TEMP_SUFFIX = ".tmp"
 
 
@@ -169,7 +170,7 @@ def apply(
             report("kept", f"{path} (already {rendered.content.strip()})")
             continue
         try:
-            write_atomic(path, rendered.content)
+            write_atomic(path, rendered.content, PRIVATE_MODE if rendered.private else FILE_MODE)
         except OSError as exc:
             raise EnvironmentProblem(f"{path}: cannot write ({exc.strerror}); expected a writable file") from None
         report("wrote", f"{path} ({len(rendered.content.encode())} bytes)")

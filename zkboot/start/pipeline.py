@@ -29,8 +29,10 @@ from zkboot import membership
 from zkboot.errors import EnvironmentProblem, UsageError
 from zkboot.options import ProbeOptions
 from zkboot.report import Reporter
-from zkboot.start import cfgkeys, files, heap, identity, install, launch, render
+from zkboot.start import cfgkeys, files, heap, identity, install, launch, render, tls
 from zkboot.start.settings import FlagValues, Settings, resolve, setting_label
+
+TLS_SINCE = "3.5.5"  # PEM key and trust stores, sslQuorum and portUnification
 
 
 @dataclass(frozen=True)
@@ -114,16 +116,24 @@ def plan(
             f"{settings.label('membership')}=dynamic: ZooKeeper {found.version} at {found.zkserver} has "
             "no dynamic reconfiguration; expected 3.5.3 or later (or --membership static)"
         )
+    uses_tls = settings.secure_client_port is not None or settings.quorum_tls_files is not None
+    if uses_tls and found is not None and found.version is not None and install.older(found.version, TLS_SINCE):
+        name = "secure_client_port" if settings.secure_client_port is not None else "quorum_tls"
+        raise EnvironmentProblem(
+            f"{settings.label(name)}: ZooKeeper {found.version} at {found.zkserver} cannot read PEM key and "
+            f"trust stores; expected {TLS_SINCE} or later (or no TLS settings)"
+        )
     chosen_heap = heap.resolve(settings.heap)
     jvmflags = render.server_jvmflags(settings, chosen_heap.size, found)
     password, notes = read_password(settings, need_secrets)
+    keystores, tls_notes = tls.read_keystores(settings, need_secrets)
     initial = None
     if settings.membership == "dynamic":
         first = membership.planned(who, settings.server_port, settings.election_port)
         path = Path(settings.data_dir) / membership.STATE_DIR / membership.INITIAL_NAME
-        initial = (str(path), membership.dynamic_text(first, settings.client_port))
-    rendered = render.render(settings, who, jvmflags, found, password, initial)
-    warnings = (*notes, *cfgkeys.warnings(settings.extra, setting_label))
+        initial = (str(path), membership.dynamic_text(first, tls.client_access(settings).listen))
+    rendered = render.render(settings, who, jvmflags, found, password, initial, keystores)
+    warnings = (*notes, *tls_notes, *cfgkeys.warnings(settings.extra, setting_label))
     peer_timeout = ProbeOptions.resolve({}, environ).timeout
     return Plan(settings, who, found, chosen_heap, jvmflags, rendered, warnings, peer_timeout, password)
 
@@ -155,14 +165,15 @@ def check_membership(p: Plan) -> tuple[Plan, str]:
     """After the disk checks (they cost nothing): the static guard, or the dynamic decision (which
     may join the serving ensemble first); the plan to write and the note for the progress line."""
     s, version = p.settings, p.installation.version if p.installation else None
+    access = tls.client_access(s)
     if p.dynamic:
         decision = membership.decide_dynamic(
-            p.identity, s.server_port, s.election_port, s.client_port, p.state_dir, p.password or "", p.peer_timeout
+            p.identity, s.server_port, s.election_port, access, p.state_dir, p.password or "", p.peer_timeout
         )
         return p.with_membership(decision), decision.note
     readable = version is None or not install.older(version, "3.5.0")
     note = membership.check_static(
-        p.identity, s.server_port, s.election_port, s.client_port, p.peer_timeout, readable=readable
+        p.identity, s.server_port, s.election_port, access, p.peer_timeout, readable=readable
     )
     return p, note
 
@@ -289,6 +300,7 @@ def shrink(
     who = identity.derive(settings, None if settings.hostname else identity.read_system_names())
     password, _ = read_password(settings, True)
     timeout = ProbeOptions.resolve(probe_flags, environ).timeout
-    line = membership.shrink(who, replicas, settings.myid_offset, settings.client_port, password or "", timeout)
+    access = tls.client_access(settings)
+    line = membership.shrink(who, replicas, settings.myid_offset, access, password or "", timeout)
     sys.stdout.write(line + "\n")
     return 0

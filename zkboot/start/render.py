@@ -42,6 +42,7 @@ class RenderedFile:
     content: str
     kind: str  # "config" (rewritten every start), "myid" (written only when missing) or "membership"
     shown: str | None = None  # the content as ``render`` prints it, secrets masked; None: the content
+    private: bool = False  # holds a secret: written readable by its owner only (0600)
 
     @property
     def display(self) -> str:
@@ -56,6 +57,43 @@ def super_digest(password: str) -> str:
     return base64.b64encode(hashlib.sha1(f"super:{password}".encode()).digest()).decode("ascii")
 
 
+NETTY_FACTORY = "org.apache.zookeeper.server.NettyServerCnxnFactory"
+KEYSTORES = {"client": "client-keystore.pem", "quorum": "quorum-keystore.pem"}  # in the conf dir
+
+
+def keystore_path(settings: Settings, role: str) -> str:
+    return str(Path(settings.conf_dir) / KEYSTORES[role])
+
+
+def tls_entries(settings: Settings) -> list[tuple[str, str]]:
+    """The zoo.cfg entries of the TLS settings in effect (key stores zkboot writes, CAs as mounted)."""
+    entries: list[tuple[str, str]] = []
+    if settings.secure_client_port is not None and settings.tls_dir:
+        entries += [
+            ("secureClientPort", str(settings.secure_client_port)),
+            ("serverCnxnFactory", NETTY_FACTORY),
+            ("ssl.keyStore.location", keystore_path(settings, "client")),
+            ("ssl.keyStore.type", "PEM"),
+            ("ssl.trustStore.location", str(Path(settings.tls_dir) / "ca.crt")),
+            ("ssl.trustStore.type", "PEM"),
+            ("ssl.clientAuth", settings.tls_client_auth),
+        ]
+    quorum = settings.quorum_tls_files
+    if quorum is not None:
+        entries += [
+            ("sslQuorum", "true" if settings.quorum_tls else "false"),
+            ("portUnification", "true" if settings.port_unification else "false"),
+            ("ssl.quorum.keyStore.location", keystore_path(settings, "quorum")),
+            ("ssl.quorum.keyStore.type", "PEM"),
+            ("ssl.quorum.trustStore.location", str(Path(quorum) / "ca.crt")),
+            ("ssl.quorum.trustStore.type", "PEM"),
+            # Peers are told apart by the ensemble's own CA; a pod IP's reverse name is not
+            # reliably its StatefulSet name, which hostname verification would need.
+            ("ssl.quorum.hostnameVerification", "false"),
+        ]
+    return entries
+
+
 def zoo_cfg(
     settings: Settings, identity: Identity, password: str | None, dynamic_file: str | None
 ) -> RenderedFile:
@@ -67,6 +105,7 @@ def zoo_cfg(
         "whitelist": whitelist(settings),
         "identity": identity,
         "dynamic": dynamic_file,
+        "tls": tls_entries(settings),
     }
     template = _ENV.get_template("zoo.cfg.j2")
     path = str(Path(dynamic_file).parent / "zoo.cfg") if dynamic_file else str(Path(settings.conf_dir) / "zoo.cfg")
@@ -116,9 +155,11 @@ def render(
     installation: Installation | None,
     password: str | None = None,
     dynamic: tuple[str, str] | None = None,
+    keystores: dict[str, str | None] | None = None,
 ) -> tuple[RenderedFile, ...]:
     """zoo.cfg, java.env (with ``jvmflags``, as the pipeline computed them), the log configuration,
-    myid, and with dynamic membership its dynamic file (``dynamic``: path and text)."""
+    myid, with dynamic membership its dynamic file (``dynamic``: path and text), and the TLS key
+    stores (``keystores``: role -> PEM text, None when it could not be read: ``render`` only)."""
     conf = Path(settings.conf_dir)
     context = {"version": __version__, "s": settings, "server_jvmflags": jvmflags, "pattern": LOG_PATTERN}
     files = [
@@ -135,4 +176,6 @@ def render(
     files.append(RenderedFile(str(Path(settings.data_dir) / "myid"), f"{identity.myid}\n", "myid"))
     if dynamic is not None:
         files.append(RenderedFile(dynamic[0], dynamic[1], "membership"))
+    for role, store in (keystores or {}).items():
+        files.append(RenderedFile(keystore_path(settings, role), store or "", "config", shown=MASKED, private=True))
     return tuple(files)

@@ -19,6 +19,8 @@ LOG_LEVELS = ("FATAL", "ERROR", "WARN", "INFO", "DEBUG", "TRACE")
 LOG_FORMATS = ("text", "json")
 LOG_BACKENDS = ("auto", "log4j", "logback")
 MEMBERSHIPS = ("static", "dynamic")
+CLIENT_AUTH = ("need", "want", "none")
+PLAIN_BINDS = ("auto", "all", "loopback")
 KNOWN_4LW = (
     "conf", "cons", "crst", "dirs", "dump", "envi", "gtmk", "isro", "mntr", "ruok",
     "srst", "srvr", "stat", "stmk", "wchc", "wchp", "wchs",
@@ -50,6 +52,10 @@ def abs_path(raw: Raw) -> str:
 
 def optional_abs_path(raw: Raw) -> str | None:
     return abs_path(raw) if raw.text.strip() else None
+
+
+def optional_port(raw: Raw) -> int | None:
+    return port(raw) if raw.text.strip() else None
 
 
 def heap_bytes(heap: str) -> int | None:
@@ -276,6 +282,50 @@ class Settings(Group):
     super_password_file = Option(optional_abs_path, env="ZK_SUPER_PASSWORD_FILE", default="",
                                  help="file holding the password of ZooKeeper's super user (a mounted Secret); "
                                       "needed by dynamic membership")  # fmt: skip
+    secure_client_port = Option(
+        optional_port, env="ZK_SECURE_CLIENT_PORT", default="",
+        help="client port served over TLS (Netty), with --tls-dir's files; empty: none",
+    )  # fmt: skip
+    tls_dir = Option(
+        optional_abs_path, env="ZK_TLS_DIR", default="",
+        help="a mounted kubernetes.io/tls Secret with its CA: tls.crt, tls.key, ca.crt",
+    )  # fmt: skip
+    tls_client_auth = Option(
+        choice(CLIENT_AUTH), env="ZK_TLS_CLIENT_AUTH", default="need",
+        help="client certificates on the secure port: need (signed by ca.crt), want or none",
+    )  # fmt: skip
+    plain_client_port = Option(
+        choice(PLAIN_BINDS), env="ZK_PLAIN_CLIENT_PORT", default="auto",
+        help="where the plain client port listens: all addresses, loopback (the pod's own probes and "
+             "sidecars), or auto: loopback with a secure client port, else all",
+    )  # fmt: skip
+    quorum_tls = Option(
+        on_off, env="ZK_QUORUM_TLS", default="off",
+        help="TLS between members (sslQuorum), with --quorum-tls-dir's files: on or off",
+    )  # fmt: skip
+    quorum_tls_dir = Option(
+        optional_abs_path, env="ZK_QUORUM_TLS_DIR", default="",
+        help="the quorum's TLS Secret (tls.crt, tls.key, ca.crt); default: --tls-dir",
+    )  # fmt: skip
+    port_unification = Option(
+        on_off, env="ZK_PORT_UNIFICATION", default="off",
+        help="quorum ports take TLS and plain peers both (portUnification): on only while an ensemble "
+             "is rolled to or from quorum TLS",
+    )  # fmt: skip
+
+    @property
+    def plain_loopback(self) -> bool:
+        """The plain client port listens on 127.0.0.1 only."""
+        if self.plain_client_port == "auto":
+            return self.secure_client_port is not None
+        return self.plain_client_port == "loopback"
+
+    @property
+    def quorum_tls_files(self) -> str | None:
+        """The quorum's TLS dir: its own, else the clients'; None when no quorum TLS is asked for."""
+        if not (self.quorum_tls or self.port_unification):
+            return None
+        return self.quorum_tls_dir or self.tls_dir
 
 
 FlagValues = Mapping[str, str | Sequence[str] | None]
@@ -308,6 +358,8 @@ def _relations(settings: Settings) -> list[str]:
         ports += [("server_port", settings.server_port), ("election_port", settings.election_port)]
     if settings.admin_server:
         ports.append(("admin_port", settings.admin_port))
+    if settings.secure_client_port is not None:
+        ports.append(("secure_client_port", settings.secure_client_port))
     seen: dict[int, str] = {}
     for name, number in ports:
         if number in seen:
@@ -324,13 +376,41 @@ def _relations(settings: Settings) -> list[str]:
             f"{settings.label('max_session_timeout')}={settings.max_session_timeout}: "
             f"expected at most {JAVA_INT_MAX} (lower the tick time or set it explicitly)"
         )
-    problems += managed_key_problems(settings.extra, settings.label("extra"), setting_label)
+    problems += managed_key_problems(settings.extra, settings.label("extra"), setting_label, tls_in_use(settings))
+    if settings.secure_client_port is not None and not settings.tls_dir:
+        problems.append(
+            f"{settings.label('secure_client_port')}={settings.secure_client_port} needs {settings.label('tls_dir')}: "
+            "expected the dir of the server's tls.crt, tls.key and ca.crt"
+        )
+    if settings.quorum_tls_files is None and (settings.quorum_tls or settings.port_unification):
+        which = "quorum_tls" if settings.quorum_tls else "port_unification"
+        problems.append(
+            f"{settings.label(which)}=on needs {settings.label('quorum_tls_dir')} or {settings.label('tls_dir')}: "
+            "expected the dir of the member's tls.crt, tls.key and ca.crt"
+        )
+    if settings.plain_client_port == "loopback" and settings.secure_client_port is None and settings.servers > 1:
+        problems.append(
+            f"{settings.label('plain_client_port')}=loopback without {settings.label('secure_client_port')}: "
+            "the members could not reach each other's client port; expected a secure client port too"
+        )
     if settings.membership == "dynamic" and not settings.super_password_file:
         problems.append(
             f"{settings.label('membership')}=dynamic needs {settings.label('super_password_file')}: "
             "expected the file of the super user's password (reconfiguration is for the super user only)"
         )
     return problems
+
+
+def tls_in_use(settings: Settings) -> frozenset[str]:
+    """The TLS settings in effect, whose zoo.cfg keys zkboot then writes itself."""
+    used = set()
+    if settings.secure_client_port is not None:
+        used.add("secure_client_port")
+    if settings.plain_loopback:
+        used.add("plain_client_port")
+    if settings.quorum_tls_files is not None:
+        used.add("quorum_tls")
+    return frozenset(used)
 
 
 def setting_label(name: str) -> str:
