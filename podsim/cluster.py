@@ -51,6 +51,7 @@ import os
 import secrets
 import shutil
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -139,6 +140,11 @@ class Simulation:
         self.terminating: set[int] = set()
         self.terminators: list[threading.Thread] = []  # the controller's deletions, joined on close
         self.removed_runs: list[str] = []  # runs whose leftovers start() removed
+        # How the host reaches the pods' client service (the table, the tests' clients): plain
+        # 2181 unless clients_over_tls() says otherwise.
+        self.client_port = 2181
+        self.client_tls: ssl.SSLContext | None = None
+        self.client_files: dict[str, str] = {}
         # A lock of its own: pods record under their own lock, which the controller takes under its.
         self.history_lock = threading.Lock()
         self.events: list[PodEvent] = []
@@ -263,6 +269,24 @@ class Simulation:
 
     def secret_dir(self, name: str) -> Path:
         return self.root / "secrets" / name
+
+    def clients_over_tls(self, secret: str, port: int) -> None:
+        """From now on reach the pods' client service on ``port`` over TLS, as a client holding
+        the TLS Secret ``secret``'s certificate and trusting the run's CA (no name check: the
+        host dials pod IPs)."""
+        files = {"ca": str(self.tls_ca()), "certfile": str(self.secret_dir(secret) / "tls.crt"),
+                 "keyfile": str(self.secret_dir(secret) / "tls.key")}  # fmt: skip
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.load_verify_locations(files["ca"])
+        context.load_cert_chain(files["certfile"], files["keyfile"])
+        self.client_port, self.client_tls, self.client_files = port, context, files
+
+    def kazoo_args(self) -> dict[str, object]:
+        """KazooClient's TLS arguments for the pods' client service (none over plain)."""
+        if self.client_tls is None:
+            return {}
+        return {"use_ssl": True, "verify_certs": True, **self.client_files}
 
     def tls_ca(self) -> Path:
         """The run's CA certificate, which every TLS Secret's ``ca.crt`` holds and signed its
@@ -496,7 +520,7 @@ class Simulation:
         return self.net.address(ordinal)
 
     def client_hosts(self) -> str:
-        return ",".join(f"{self.address(i)}:2181" for i in self.ordinals())
+        return ",".join(f"{self.address(i)}:{self.client_port}" for i in self.ordinals())
 
     def myid(self, ordinal: int) -> str:
         for claim in self.sts.claims:
@@ -507,7 +531,7 @@ class Simulation:
     def mode(self, ordinal: int) -> str:
         """The mode the pod's server reports to ``srvr``, or why there is none (refused, ...)."""
         try:
-            return srvr(self.address(ordinal)).mode
+            return srvr(self.address(ordinal), self.client_port, tls=self.client_tls).mode
         except ZkError as exc:
             return exc.kind
 

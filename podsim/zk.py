@@ -7,7 +7,9 @@ connect, send and the read to EOF (ZooKeeper answers a four-letter word and clos
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import ssl
 import time
 from dataclasses import dataclass
 
@@ -31,14 +33,18 @@ class Srvr:
     zxid: int
 
 
-def ask(host: str, port: int, command: str, timeout: float) -> str:
-    """The whole reply of ``host:port`` to the four-letter word ``command``, within ``timeout``."""
+def ask(host: str, port: int, command: str, timeout: float, tls: ssl.SSLContext | None = None) -> str:
+    """The whole reply of ``host:port`` to the four-letter word ``command``, within ``timeout``
+    (over TLS with ``tls``: a secure client port)."""
     deadline = time.monotonic() + timeout
     where = f"{host}:{port}"
     chunks: list[bytes] = []
     received = 0
     try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
+        with contextlib.ExitStack() as stack:
+            sock = stack.enter_context(socket.create_connection((host, port), timeout=timeout))
+            if tls is not None:
+                sock = stack.enter_context(tls.wrap_socket(sock))
             sock.sendall(command.encode("ascii"))
             while received <= MAX_REPLY:  # and the deadline, below
                 left = deadline - time.monotonic()
@@ -76,5 +82,5 @@ def parse_srvr(text: str) -> Srvr:
         raise ZkError("unexpected reply", f"not a srvr reply: {text[:80]!r}") from None
 
 
-def srvr(host: str, port: int = 2181, timeout: float = 0.5) -> Srvr:
-    return parse_srvr(ask(host, port, "srvr", timeout))
+def srvr(host: str, port: int = 2181, timeout: float = 0.5, tls: ssl.SSLContext | None = None) -> Srvr:
+    return parse_srvr(ask(host, port, "srvr", timeout, tls))

@@ -37,6 +37,7 @@ KUSTOMIZATIONS = {
     "base": ROOT / "manifests" / "base",
     "nodeport": ROOT / "manifests" / "overlays" / "nodeport",
     "legacy": ROOT / "manifests" / "overlays" / "legacy",
+    "secure": ROOT / "manifests" / "overlays" / "secure",
 }
 # Every Kubernetes release kubernetes-validate has schemas for from 1.27 on.
 VERSIONS = tuple(f"1.{minor}.0" for minor in range(27, 38))
@@ -46,8 +47,10 @@ EXPECTED_OBJECTS = {
     ("PodDisruptionBudget", "zk-pdb"),
     ("StatefulSet", "zk"),
 }
+# What an overlay renders besides the base's objects.
+EXTRA_OBJECTS = {"secure": {("NetworkPolicy", "zk")}}
 POD_LABELS = {"app.kubernetes.io/name": "zookeeper", "app.kubernetes.io/component": "ensemble"}
-POLICY = {"base": "Parallel", "nodeport": "Parallel", "legacy": "OrderedReady"}
+POLICY = {"base": "Parallel", "nodeport": "Parallel", "legacy": "OrderedReady", "secure": "Parallel"}
 NAMESPACE = "default"
 CLUSTER_DOMAIN = "cluster.local"
 BIN = Path(sys.executable).parent  # the venv's console scripts
@@ -355,8 +358,12 @@ NAMES = tuple(KUSTOMIZATIONS)
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_renders_the_four_objects(name: str) -> None:
-    assert {(o["kind"], o["metadata"]["name"]) for o in render(name)} == EXPECTED_OBJECTS
+def test_renders_the_expected_objects(name: str) -> None:
+    """The base's four objects, plus an overlay's own (the secure overlay's NetworkPolicy), once each."""
+    objs = render(name)
+    expected = EXPECTED_OBJECTS | EXTRA_OBJECTS.get(name, set())
+    assert len(objs) == len(expected)
+    assert {(o["kind"], o["metadata"]["name"]) for o in objs} == expected
 
 
 def validate_exactly(obj: Obj, version: str) -> None:
@@ -444,10 +451,14 @@ def test_services_and_budget(name: str) -> None:
     assert sts["spec"]["serviceName"] == "zk-hs"
     assert headless["spec"]["clusterIP"] == "None"
     assert headless["spec"]["publishNotReadyAddresses"] is True
-    assert {(p["name"], p["port"]) for p in headless["spec"]["ports"]} == {("server", 2888), ("leader-election", 3888)}
+    peer_ports = {("server", 2888), ("leader-election", 3888)}
+    # The secure overlay: plain 2181 is loopback-only in the pod, so the Services offer TLS's 2281.
+    client_ports = [("client-tls", 2281)] if name == "secure" else [("client", 2181)]
+    expected_headless = peer_ports | {("client-tls", 2281)} if name == "secure" else peer_ports
+    assert {(p["name"], p["port"]) for p in headless["spec"]["ports"]} == expected_headless
 
     client = only(objs, "Service", "zk-cs")
-    assert [(p["name"], p["port"]) for p in client["spec"]["ports"]] == [("client", 2181)]
+    assert [(p["name"], p["port"]) for p in client["spec"]["ports"]] == client_ports
     if name == "nodeport":
         assert client["spec"]["type"] == "NodePort"
         assert client["spec"]["ports"][0]["nodePort"] == 32181
@@ -504,6 +515,7 @@ def test_statefulset_shape(name: str) -> None:
         "client": 2181,
         "server": 2888,
         "leader-election": 3888,
+        **({"client-tls": 2281} if name == "secure" else {}),
     }
     assert ctr["resources"] == {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "1Gi"}}
 
@@ -567,6 +579,121 @@ def test_service_links_are_off_and_would_not_collide(name: str) -> None:
     assert not injected & ZKBOOT_VARIABLES
     for sts in statefulsets(objs):
         assert pod_spec(sts)["enableServiceLinks"] is False
+
+
+# --- the secure overlay: TLS from Secrets, a NetworkPolicy ----------------------------------------
+
+TLS_DIR = "/opt/zookeeper/secrets/tls"
+TLS_ENV = {"ZK_SECURE_CLIENT_PORT": "2281", "ZK_TLS_DIR": TLS_DIR, "ZK_QUORUM_TLS": "on"}
+TLS_VOLUME = {
+    "name": "tls",
+    "secret": {
+        "secretName": "zk-tls",
+        "defaultMode": 0o440,  # group-readable: fsGroup 1000
+        "items": [{"key": key, "path": key} for key in ("tls.crt", "tls.key", "ca.crt")],
+    },
+}
+TLS_MOUNT = {"name": "tls", "mountPath": TLS_DIR, "readOnly": True}
+TLS_PORT = {"name": "client-tls", "containerPort": 2281}
+CLIENT_TLS_SERVICE_PORT = {"name": "client-tls", "port": 2281, "targetPort": "client-tls"}
+
+
+def tcp(*ports: int) -> list[Obj]:
+    return [{"protocol": "TCP", "port": port} for port in ports]
+
+
+def test_secure_network_policy() -> None:
+    objs = render("secure")
+    policy = only(objs, "NetworkPolicy", "zk")
+    assert policy["apiVersion"] == "networking.k8s.io/v1"
+    members = {"podSelector": {"matchLabels": POD_LABELS}}
+    clients = {"podSelector": {"matchLabels": {"zookeeper-client": "true"}}}
+    assert policy["spec"] == {
+        "podSelector": {"matchLabels": POD_LABELS},
+        "policyTypes": ["Ingress"],
+        "ingress": [
+            {"from": [clients, members], "ports": tcp(2281)},
+            {"from": [members], "ports": tcp(2888, 3888)},
+        ],
+    }
+    # It selects the StatefulSet's pods, and its members' peer selects them too (no namespaceSelector:
+    # the policy's own namespace).
+    sts = only(objs, "StatefulSet")
+    assert sts["spec"]["template"]["metadata"]["labels"].items() >= POD_LABELS.items()
+    # Every container port is let in except the plain client port (loopback-only); every Service port
+    # is let in.
+    allowed = {rule["port"] for entry in policy["spec"]["ingress"] for rule in entry["ports"]}
+    ctr = container(sts)
+    assert allowed == {p["containerPort"] for p in ctr["ports"]} - {port_of(ctr, "client")}
+    for service in (o for o in objs if o["kind"] == "Service"):
+        assert {p["port"] for p in service["spec"]["ports"]} <= allowed, service["metadata"]["name"]
+
+
+def test_secure_statefulset_is_the_base_plus_tls() -> None:
+    """The env, the Secret volume, its mount and the TLS port added; all else (probes too) the base's."""
+    base, secure = only(render("base"), "StatefulSet"), only(render("secure"), "StatefulSet")
+    ctr, base_ctr = container(secure), container(base)
+
+    # Kustomize puts a patch's new list items first; their order means nothing here. The base's own
+    # items, in their order, are compared below with the whole StatefulSet.
+    added = [e for e in ctr["env"] if e["name"] in TLS_ENV]
+    assert sorted(added, key=lambda e: e["name"]) == sorted(
+        ({"name": k, "value": v} for k, v in TLS_ENV.items()), key=lambda e: e["name"]
+    )
+    assert container_env(ctr) == {**container_env(base_ctr), **TLS_ENV}
+
+    volumes = pod_spec(secure)["volumes"]
+    assert [v for v in volumes if v["name"] == "tls"] == [TLS_VOLUME]
+    assert [m for m in ctr["volumeMounts"] if m["name"] == "tls"] == [TLS_MOUNT]
+    assert [p for p in ctr["ports"] if p["containerPort"] == 2281] == [TLS_PORT]
+
+    ctr["env"] = [e for e in ctr["env"] if e["name"] not in TLS_ENV]
+    ctr["volumeMounts"].remove(TLS_MOUNT)
+    ctr["ports"].remove(TLS_PORT)
+    volumes.remove(TLS_VOLUME)
+    assert secure == base
+
+
+def test_secure_services_ports() -> None:
+    base, secure = render("base"), render("secure")
+    client, base_client = only(secure, "Service", "zk-cs"), only(base, "Service", "zk-cs")
+    assert client["spec"]["ports"] == [CLIENT_TLS_SERVICE_PORT]
+    base_client["spec"]["ports"] = [CLIENT_TLS_SERVICE_PORT]
+    assert client == base_client
+
+    headless, base_headless = only(secure, "Service", "zk-hs"), only(base, "Service", "zk-hs")
+    assert [p for p in headless["spec"]["ports"] if p["port"] == 2281] == [CLIENT_TLS_SERVICE_PORT]
+    headless["spec"]["ports"].remove(CLIENT_TLS_SERVICE_PORT)
+    assert headless == base_headless  # the peer ports, and all else, the base's
+
+
+def check_secure_member(sts: Obj, ordinal: int) -> dict[str, str]:
+    """Pod <sts>-<ordinal>'s zoo.cfg serves TLS on the client-tls port and between members, with the
+    plain port on 127.0.0.1 only; the Secret's files are not here, so render warns and masks."""
+    done, argv = render_member(sts, ordinal)
+    assert done.returncode == 0, f"{shlex.join(argv)} exited {done.returncode}: {done.stderr.strip()}"
+    out = json.loads(done.stdout)
+    files = {f["path"]: f["content"] for f in out["files"]}
+    (zoo_cfg,) = (content for path, content in files.items() if path.endswith("/zoo.cfg"))
+    cfg = dict(line.split("=", 1) for line in zoo_cfg.splitlines() if line and not line.startswith("#"))
+    ctr = container(sts)
+    assert cfg.get("secureClientPort") == str(port_of(ctr, "client-tls"))
+    assert cfg.get("sslQuorum") == "true"
+    assert "clientPortAddress" not in cfg  # dynamic membership: the address is in the dynamic file
+    assert cfg.get("ssl.trustStore.location") == f"{TLS_DIR}/ca.crt"
+    assert cfg.get("ssl.quorum.trustStore.location") == f"{TLS_DIR}/ca.crt"
+    lines = [line for line in files[cfg["dynamicConfigFile"]].splitlines() if line]
+    assert len(lines) == sts["spec"]["replicas"]
+    plain = f";127.0.0.1:{port_of(ctr, 'client')}"
+    assert all(line.endswith(plain) for line in lines), f"dynamic file lines {lines} do not end in {plain}"
+    assert any(w.startswith(f"ZK_TLS_DIR={TLS_DIR}: ") for w in out["warnings"]), out["warnings"]
+    return cfg
+
+
+def test_secure_zoo_cfg_for_zk_1() -> None:
+    sts = only(render("secure"), "StatefulSet")
+    check_member(sts, 1)
+    check_secure_member(sts, 1)
 
 
 # --- negative controls: the checks above can fail -------------------------------------------------
@@ -658,3 +785,24 @@ def test_control_ready_probe_under_ordered_ready() -> None:
     sts["spec"]["podManagementPolicy"] = "OrderedReady"
     with pytest.raises(AssertionError, match="OrderedReady"):
         check_probes(sts)
+
+
+def test_control_secure_port_without_tls_dir() -> None:
+    sts = only(render("secure"), "StatefulSet")
+    ctr = container(sts)
+    ctr["env"] = [e for e in ctr["env"] if e["name"] != "ZK_TLS_DIR"]
+    with pytest.raises(AssertionError, match="exited 2"):
+        check_secure_member(sts, 1)
+
+
+def test_control_secure_member_without_a_secure_port() -> None:
+    # Without a secure client port the plain port listens on every address again.
+    sts = only(render("secure"), "StatefulSet")
+    ctr = container(sts)
+    ctr["env"] = [e for e in ctr["env"] if e["name"] != "ZK_SECURE_CLIENT_PORT"]
+    with pytest.raises(AssertionError, match="secureClientPort"):
+        check_secure_member(sts, 1)
+    ctr["env"].append({"name": "ZK_SECURE_CLIENT_PORT", "value": "2281"})
+    ctr["env"].append({"name": "ZK_PLAIN_CLIENT_PORT", "value": "all"})
+    with pytest.raises(AssertionError, match=r"do not end in ;127\.0\.0\.1:2181"):
+        check_secure_member(sts, 1)

@@ -103,7 +103,7 @@ def with_replicas(sts: StatefulSet, replicas: int) -> StatefulSet:
 def srvr(sim: Simulation, ordinal: int) -> Srvr | None:
     """What pod ``ordinal``'s server says to ``srvr`` from the host, or None when it does not answer."""
     try:
-        return ask_srvr(sim.address(ordinal))
+        return ask_srvr(sim.address(ordinal), sim.client_port, tls=sim.client_tls)
     except ZkError:
         return None
 
@@ -271,7 +271,9 @@ class LeaderWatch(_Observer):
 
     def _mode(self, ordinal: int) -> str:
         try:
-            return ask_srvr(self.sim.address(ordinal), timeout=self.SRVR_TIMEOUT).mode
+            return ask_srvr(
+                self.sim.address(ordinal), self.sim.client_port, self.SRVR_TIMEOUT, self.sim.client_tls
+            ).mode
         except ZkError as exc:
             return exc.kind
 
@@ -337,6 +339,7 @@ class Writer(_Observer):
     def __init__(self, sim: Simulation) -> None:
         super().__init__("znode-writer")
         self.hosts = sim.client_hosts()
+        self.tls = sim.kazoo_args()
         self.acknowledged: list[str] = []  # child names, w-0000000000 ..., in the order acknowledged
         self.failed: Counter[str] = Counter()
 
@@ -352,6 +355,7 @@ class Writer(_Observer):
             timeout=10.0,
             connection_retry=KazooRetry(max_tries=-1, max_delay=1.0),
             command_retry=KazooRetry(max_tries=30, max_delay=1.0, deadline=60.0),
+            **self.tls,
         )
         try:
             zk.start(timeout=30)
@@ -399,7 +403,7 @@ ZK_ERRORS = (KazooException, KazooTimeoutError)
 
 
 def read_member(sim: Simulation, ordinal: int, wanted: set[str]) -> MemberView:
-    zk = KazooClient(hosts=f"{sim.address(ordinal)}:2181", timeout=10.0)
+    zk = KazooClient(hosts=f"{sim.address(ordinal)}:{sim.client_port}", timeout=10.0, **sim.kazoo_args())
     try:
         zk.start(timeout=30)
         zk.sync(WRITES)  # a follower may lag: catch up with the leader first
