@@ -584,7 +584,19 @@ def test_service_links_are_off_and_would_not_collide(name: str) -> None:
 # --- the secure overlay: TLS from Secrets, a NetworkPolicy ----------------------------------------
 
 TLS_DIR = "/opt/zookeeper/secrets/tls"
-TLS_ENV = {"ZK_SECURE_CLIENT_PORT": "2281", "ZK_TLS_DIR": TLS_DIR, "ZK_QUORUM_TLS": "on"}
+SASL_DIR = "/opt/zookeeper/secrets/quorum-sasl"
+TLS_ENV = {
+    "ZK_SECURE_CLIENT_PORT": "2281", "ZK_TLS_DIR": TLS_DIR, "ZK_QUORUM_TLS": "on", "ZK_QUORUM_SASL_DIR": SASL_DIR,
+}  # fmt: skip
+SASL_VOLUME = {
+    "name": "quorum-sasl",
+    "secret": {
+        "secretName": "zk-quorum-sasl",
+        "defaultMode": 0o440,
+        "items": [{"key": key, "path": key} for key in ("username", "password")],
+    },
+}
+SASL_MOUNT = {"name": "quorum-sasl", "mountPath": SASL_DIR, "readOnly": True}
 TLS_VOLUME = {
     "name": "tls",
     "secret": {
@@ -643,14 +655,16 @@ def test_secure_statefulset_is_the_base_plus_tls() -> None:
     assert container_env(ctr) == {**container_env(base_ctr), **TLS_ENV}
 
     volumes = pod_spec(secure)["volumes"]
-    assert [v for v in volumes if v["name"] == "tls"] == [TLS_VOLUME]
-    assert [m for m in ctr["volumeMounts"] if m["name"] == "tls"] == [TLS_MOUNT]
+    assert [v for v in volumes if v["name"] in ("tls", "quorum-sasl")] == [TLS_VOLUME, SASL_VOLUME]
+    assert [m for m in ctr["volumeMounts"] if m["name"] in ("tls", "quorum-sasl")] == [TLS_MOUNT, SASL_MOUNT]
     assert [p for p in ctr["ports"] if p["containerPort"] == 2281] == [TLS_PORT]
 
     ctr["env"] = [e for e in ctr["env"] if e["name"] not in TLS_ENV]
-    ctr["volumeMounts"].remove(TLS_MOUNT)
+    for mount in (TLS_MOUNT, SASL_MOUNT):
+        ctr["volumeMounts"].remove(mount)
     ctr["ports"].remove(TLS_PORT)
-    volumes.remove(TLS_VOLUME)
+    for volume in (TLS_VOLUME, SASL_VOLUME):
+        volumes.remove(volume)
     assert secure == base
 
 
@@ -687,6 +701,10 @@ def check_secure_member(sts: Obj, ordinal: int) -> dict[str, str]:
     plain = f";127.0.0.1:{port_of(ctr, 'client')}"
     assert all(line.endswith(plain) for line in lines), f"dynamic file lines {lines} do not end in {plain}"
     assert any(w.startswith(f"ZK_TLS_DIR={TLS_DIR}: ") for w in out["warnings"]), out["warnings"]
+    assert (cfg.get("quorum.auth.enableSasl"), cfg.get("quorum.auth.learnerRequireSasl")) == ("true", "true")
+    jaas = files[str(Path(cfg["ssl.keyStore.location"]).parent / "jaas.conf")]
+    assert 'password=<masked>;' in jaas and "user_<unread>=<masked>;" in jaas, jaas
+    assert any(w.startswith(f"ZK_QUORUM_SASL_DIR={SASL_DIR}: ") for w in out["warnings"]), out["warnings"]
     return cfg
 
 

@@ -1,4 +1,5 @@
-"""manifests/overlays/secure in the pod simulator, from the image: TLS for clients and the quorum.
+"""manifests/overlays/secure in the pod simulator, from the image: TLS for clients and the quorum,
+SASL DIGEST-MD5 between members.
 
 podsim makes the ``zk-tls`` Secret as cert-manager's CA issuer would (one CA per run, a
 certificate naming every pod); the host's observers (status table, LeaderWatch, Writer, member
@@ -9,13 +10,15 @@ reads) connect on 2281 as a client holding that certificate (``Simulation.client
   every acknowledged write on every member and never two leaders; the plain port 2181 answers
   nobody outside the pod, and a client without a certificate gets no session.
 - A rogue member (pod 2's host name, myid, data and configuration, but a quorum certificate from
-  another CA) started while pod 2 is held down cannot join: the leader, the membership and the
+  another CA, or the right certificate and a wrong quorum SASL password) started while pod 2 is
+  held down cannot join: the leader, the membership and the
   data stay as they were, the rogue never serves, and the real pod 2 rejoins afterwards.
 Every refusal is judged by what the servers did (sessions, modes, znodes), not by a log line.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -81,6 +84,16 @@ def test_secure_overlay_keeps_every_write_through_a_leader_kill_and_a_rolling_re
     stranger.stop()
     stranger.close()
 
+    # zkboot status in a pod reaches the other members on their secure port with the pod's certificate.
+    status = subprocess.run(
+        s.pods[0].exec_argv(["zkboot", "status", "--format=json"]), env=s.pods[0].env,
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    shown = json.loads(status.stdout)
+    assert shown["quorum"] and sorted(m["mode"] for m in shown["members"]) == ["follower", "follower", "leader"]
+    assert all(m["address"].endswith(f":{SECURE_PORT}") for m in shown["members"]), shown["members"]
+
     with LeaderWatch(s) as watch, Writer(s) as writer:
         writer.wait_for(20, 60)
         old = leader(s)
@@ -94,6 +107,24 @@ def test_secure_overlay_keeps_every_write_through_a_leader_kill_and_a_rolling_re
     assert watch.max_leaders == 1, watch.summary()
     assert_all_members_agree(s, writer.acknowledged)
     print(f"\nsecure overlay: {len(writer.acknowledged)} writes acknowledged, 0 lost; {watch.summary()}")
+    assert_no_secret_shows(s)
+
+
+def assert_no_secret_shows(s: Simulation) -> None:
+    """The quorum password and the key's lines are in no JVM's argv or environment, nor in any
+    pod's log (zkboot's lines and ZooKeeper's)."""
+    password = (s.secret_dir("zk-quorum-sasl") / "password").read_text().strip()
+    key_lines = [line for line in (s.secret_dir(SECRET) / "tls.key").read_text().splitlines() if "-----" not in line]
+    secrets = [password, *key_lines[:3]]
+    for ordinal in range(s.replicas):
+        pid = s.pods[ordinal].main_pid()
+        assert pid is not None
+        exposed = Path(f"/proc/{pid}/cmdline").read_bytes() + Path(f"/proc/{pid}/environ").read_bytes()
+        assert b"java" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        log = (s.root / "logs" / f"{s.sts.name}-{ordinal}.log").read_text(errors="replace")
+        for secret in secrets:
+            assert secret.encode() not in exposed, f"a secret in zk-{ordinal}'s JVM argv or environment"
+            assert secret not in log, f"a secret in zk-{ordinal}'s log"
 
 
 def rogue_secret(s: Simulation, work: Path) -> Path:
@@ -110,9 +141,12 @@ def rogue_secret(s: Simulation, work: Path) -> Path:
 
 
 @IMAGE_MODE
-def test_a_rogue_member_with_another_cas_certificate_cannot_join(
-    sim: Callable[..., Simulation], tmp_path: Path
+@pytest.mark.parametrize("wrong", ["certificate", "password"])
+def test_a_rogue_member_without_the_ensembles_credentials_cannot_join(
+    sim: Callable[..., Simulation], tmp_path: Path, wrong: str
 ) -> None:
+    """``certificate``: its quorum certificate from another CA; ``password``: the right certificate,
+    a wrong quorum SASL password."""
     s = boot(sim)
     assert s.image is not None
     membership = config_of(s, 0)
@@ -125,8 +159,17 @@ def test_a_rogue_member_with_another_cas_certificate_cannot_join(
     rogue_data, rogue_conf = tmp_path / "data", tmp_path / "conf"
     shutil.copytree(s.pvc_dir(2, "datadir"), rogue_data, symlinks=True)
     shutil.copytree(conf, rogue_conf)
-    secret = rogue_secret(s, tmp_path)
-    (rogue_conf / "quorum-keystore.pem").write_text((secret / "tls.key").read_text() + (secret / "tls.crt").read_text())
+    if wrong == "certificate":
+        secret = rogue_secret(s, tmp_path)
+        store = (secret / "tls.key").read_text() + (secret / "tls.crt").read_text()
+        (rogue_conf / "quorum-keystore.pem").write_text(store)
+    else:
+        secret = tmp_path / "rogue-secret"
+        shutil.copytree(s.secret_dir(SECRET), secret)
+        password = (s.secret_dir("zk-quorum-sasl") / "password").read_text().strip()
+        jaas = (rogue_conf / "jaas.conf").read_text()
+        assert jaas.count(f'"{password}"') == 2, "the JAAS file does not hold the quorum password twice"
+        (rogue_conf / "jaas.conf").write_text(jaas.replace(f'"{password}"', '"not-the-password"'))
     for path in (rogue_data, rogue_conf, secret):
         subprocess.run(["chown", "-R", "1000:1000", str(path)], check=True, timeout=30)
     zoo_cfg = "/var/lib/zookeeper/data/membership/zoo.cfg"
@@ -135,6 +178,7 @@ def test_a_rogue_member_with_another_cas_certificate_cannot_join(
         name, "zk-2", s.pods[2].netns,
         [(rogue_data, "/var/lib/zookeeper", False), (rogue_conf, "/opt/zookeeper/conf", False),
          (secret, "/opt/zookeeper/secrets/tls", True), (tmp_path / "tmp", "/tmp", False),
+         (s.secret_dir("zk-quorum-sasl"), "/opt/zookeeper/secrets/quorum-sasl", True),
          (tmp_path / "logs", "/var/log/zookeeper", False)],
         {"ZOOCFGDIR": "/opt/zookeeper/conf", "ZOO_LOG_DIR": "/var/log/zookeeper", "ZK_SERVER_HEAP": "256"},
         s.sts.security, s.sts.memory_limit, ["zkServer.sh", "start-foreground", zoo_cfg],
@@ -171,11 +215,12 @@ def test_a_rogue_member_with_another_cas_certificate_cannot_join(
     restarted = time.monotonic()
     s.restart(2)
     wait_healthy(s, what="the real zk-2 back")
-    print(f"\nrogue refused for {ROGUE_WATCH:g}s; the real zk-2 rejoined in {time.monotonic() - restarted:.1f}s")
+    took = time.monotonic() - restarted
+    print(f"\nrogue (wrong {wrong}) refused for {ROGUE_WATCH:g}s; the real zk-2 rejoined in {took:.1f}s")
     assert_all_members_agree(s, writer.acknowledged)
 
 
 def test_the_overlay_is_the_one_booted() -> None:
     sts = load(SECURE)
     assert sts.env["ZK_SECURE_CLIENT_PORT"] == str(SECURE_PORT) and sts.env["ZK_QUORUM_TLS"] == "on"
-    assert {secret for _, secret, _, _ in sts.secrets} == {"zk-super", SECRET}
+    assert {secret for _, secret, _, _ in sts.secrets} == {"zk-super", SECRET, "zk-quorum-sasl"}

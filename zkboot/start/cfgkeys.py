@@ -50,6 +50,10 @@ MANAGED_WITH: dict[str, tuple[dict[str, str], dict[str, str]]] = {
         {"sslQuorum": "quorum_tls", "portUnification": "port_unification"},
         {"ssl.quorum.": "quorum_tls_dir"},
     ),
+    "quorum_sasl": (
+        dict.fromkeys(("quorum.auth.learnerRequireSasl", "quorum.auth.serverRequireSasl"), "quorum_sasl_require"),
+        {"quorum.auth.": "quorum_sasl_dir"},
+    ),
 }  # fmt: skip
 
 KNOWN = frozenset(

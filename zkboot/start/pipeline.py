@@ -29,7 +29,7 @@ from zkboot import membership
 from zkboot.errors import EnvironmentProblem, UsageError
 from zkboot.options import ProbeOptions
 from zkboot.report import Reporter
-from zkboot.start import cfgkeys, files, heap, identity, install, launch, render, tls
+from zkboot.start import cfgkeys, files, heap, identity, install, launch, render, sasl, tls
 from zkboot.start.settings import FlagValues, Settings, resolve, setting_label
 
 TLS_SINCE = "3.5.5"  # PEM key and trust stores, sslQuorum and portUnification
@@ -123,19 +123,45 @@ def plan(
             f"{settings.label(name)}: ZooKeeper {found.version} at {found.zkserver} cannot read PEM key and "
             f"trust stores; expected {TLS_SINCE} or later (or no TLS settings)"
         )
+    if settings.quorum_sasl_dir and found is not None and found.version is not None:
+        if install.older(found.version, sasl.SASL_SINCE):
+            raise EnvironmentProblem(
+                f"{settings.label('quorum_sasl_dir')}: ZooKeeper {found.version} at {found.zkserver} has no quorum "
+                f"SASL; expected {sasl.SASL_SINCE} or later"
+            )
+        if not install.older(found.version, sasl.FIPS_SINCE) and settings.fips_mode != "off":
+            raise EnvironmentProblem(
+                f"{settings.label('quorum_sasl_dir')}: ZooKeeper {found.version} disables DIGEST-MD5 in FIPS mode "
+                f"(on by default since {sasl.FIPS_SINCE}); expected {settings.label('fips_mode')}=off to use it, "
+                "or no quorum SASL"
+            )
     chosen_heap = heap.resolve(settings.heap)
     jvmflags = render.server_jvmflags(settings, chosen_heap.size, found)
     password, notes = read_password(settings, need_secrets)
     keystores, tls_notes = tls.read_keystores(settings, need_secrets)
+    account, sasl_notes = read_account(settings, need_secrets)
     initial = None
     if settings.membership == "dynamic":
         first = membership.planned(who, settings.server_port, settings.election_port)
         path = Path(settings.data_dir) / membership.STATE_DIR / membership.INITIAL_NAME
         initial = (str(path), membership.dynamic_text(first, tls.client_access(settings).listen))
-    rendered = render.render(settings, who, jvmflags, found, password, initial, keystores)
-    warnings = (*notes, *tls_notes, *cfgkeys.warnings(settings.extra, setting_label))
+    rendered = render.render(settings, who, jvmflags, found, password, initial, keystores, account)
+    warnings = (*notes, *tls_notes, *sasl_notes, *cfgkeys.warnings(settings.extra, setting_label))
     peer_timeout = ProbeOptions.resolve({}, environ).timeout
     return Plan(settings, who, found, chosen_heap, jvmflags, rendered, warnings, peer_timeout, password)
+
+
+def read_account(settings: Settings, need: bool) -> tuple[sasl.Account | None, tuple[str, ...]]:
+    """The quorum's SASL account from its Secret; with ``need`` False (``render``) a warning instead."""
+    directory = settings.quorum_sasl_dir
+    if directory is None:
+        return None, ()
+    try:
+        return sasl.read_account(f"{settings.label('quorum_sasl_dir')}={directory}", directory), ()
+    except EnvironmentProblem as exc:
+        if need:
+            raise
+        return None, (f"{exc.problems[0]}; shown anyway: where the JAAS file goes",)
 
 
 def read_password(settings: Settings, need: bool) -> tuple[str | None, tuple[str, ...]]:

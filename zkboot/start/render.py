@@ -13,6 +13,7 @@ from pathlib import Path
 import jinja2
 
 from zkboot import __version__
+from zkboot.start import sasl
 from zkboot.start.identity import Identity
 from zkboot.start.install import Installation
 from zkboot.start.settings import Settings
@@ -94,6 +95,12 @@ def tls_entries(settings: Settings) -> list[tuple[str, str]]:
     return entries
 
 
+def security_entries(settings: Settings) -> list[tuple[str, str]]:
+    """zoo.cfg's TLS entries, then quorum SASL's."""
+    quorum_sasl = sasl.quorum_entries(settings.quorum_sasl_require) if settings.quorum_sasl_dir else []
+    return tls_entries(settings) + quorum_sasl
+
+
 def zoo_cfg(
     settings: Settings, identity: Identity, password: str | None, dynamic_file: str | None
 ) -> RenderedFile:
@@ -105,7 +112,7 @@ def zoo_cfg(
         "whitelist": whitelist(settings),
         "identity": identity,
         "dynamic": dynamic_file,
-        "tls": tls_entries(settings),
+        "tls": security_entries(settings),
     }
     template = _ENV.get_template("zoo.cfg.j2")
     path = str(Path(dynamic_file).parent / "zoo.cfg") if dynamic_file else str(Path(settings.conf_dir) / "zoo.cfg")
@@ -143,6 +150,10 @@ def server_jvmflags(settings: Settings, heap: str, installation: Installation | 
         flags.append(f"-Dlog4j.configuration=file:{conf}/log4j.properties")
     if "logback" in backends:
         flags.append(f"-Dlogback.configurationFile={conf}/logback.xml")
+    if settings.quorum_sasl_dir:
+        flags.append(f"-Djava.security.auth.login.config={conf}/{sasl.JAAS_NAME}")
+    if settings.fips_mode != "auto":
+        flags.append(f"-Dzookeeper.fips-mode={'true' if settings.fips_mode == 'on' else 'false'}")
     if installation is not None and installation.layout == "fixed":
         flags += ["-cp", ":".join((conf, *installation.classpath))]
     return tuple(flags)
@@ -156,6 +167,7 @@ def render(
     password: str | None = None,
     dynamic: tuple[str, str] | None = None,
     keystores: dict[str, str | None] | None = None,
+    account: sasl.Account | None = None,
 ) -> tuple[RenderedFile, ...]:
     """zoo.cfg, java.env (with ``jvmflags``, as the pipeline computed them), the log configuration,
     myid, with dynamic membership its dynamic file (``dynamic``: path and text), and the TLS key
@@ -176,6 +188,10 @@ def render(
     files.append(RenderedFile(str(Path(settings.data_dir) / "myid"), f"{identity.myid}\n", "myid"))
     if dynamic is not None:
         files.append(RenderedFile(dynamic[0], dynamic[1], "membership"))
+    if settings.quorum_sasl_dir:
+        shown = sasl.jaas(account or sasl.Account("<unread>", ""), password=sasl.MASKED)
+        text = sasl.jaas(account) if account is not None else ""
+        files.append(RenderedFile(str(conf / sasl.JAAS_NAME), text, "config", shown=shown, private=True))
     for role, store in (keystores or {}).items():
         files.append(RenderedFile(keystore_path(settings, role), store or "", "config", shown=MASKED, private=True))
     return tuple(files)

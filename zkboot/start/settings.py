@@ -21,6 +21,7 @@ LOG_BACKENDS = ("auto", "log4j", "logback")
 MEMBERSHIPS = ("static", "dynamic")
 CLIENT_AUTH = ("need", "want", "none")
 PLAIN_BINDS = ("auto", "all", "loopback")
+FIPS_MODES = ("auto", "on", "off")
 KNOWN_4LW = (
     "conf", "cons", "crst", "dirs", "dump", "envi", "gtmk", "isro", "mntr", "ruok",
     "srst", "srvr", "stat", "stmk", "wchc", "wchp", "wchs",
@@ -313,6 +314,20 @@ class Settings(Group):
              "is rolled to or from quorum TLS",
     )  # fmt: skip
 
+    quorum_sasl_dir = Option(
+        optional_abs_path, env="ZK_QUORUM_SASL_DIR", default="",
+        help="a mounted Secret with the quorum's SASL account (username, password): DIGEST-MD5 between members",
+    )  # fmt: skip
+    quorum_sasl_require = Option(
+        on_off, env="ZK_QUORUM_SASL_REQUIRE", default="on",
+        help="refuse members without SASL: off only while an ensemble is rolled to quorum SASL",
+    )  # fmt: skip
+    fips_mode = Option(
+        choice(FIPS_MODES), env="ZK_FIPS_MODE", default="auto",
+        help="ZooKeeper 3.9+'s FIPS mode (zookeeper.fips-mode), which disables DIGEST-MD5: auto "
+             "(ZooKeeper's default), on or off",
+    )  # fmt: skip
+
     @property
     def plain_loopback(self) -> bool:
         """The plain client port listens on 127.0.0.1 only."""
@@ -402,7 +417,7 @@ def _relations(settings: Settings) -> list[str]:
 
 
 def tls_in_use(settings: Settings) -> frozenset[str]:
-    """The TLS settings in effect, whose zoo.cfg keys zkboot then writes itself."""
+    """The TLS and SASL settings in effect, whose zoo.cfg keys zkboot then writes itself."""
     used = set()
     if settings.secure_client_port is not None:
         used.add("secure_client_port")
@@ -410,6 +425,8 @@ def tls_in_use(settings: Settings) -> frozenset[str]:
         used.add("plain_client_port")
     if settings.quorum_tls_files is not None:
         used.add("quorum_tls")
+    if settings.quorum_sasl_dir:
+        used.add("quorum_sasl")
     return frozenset(used)
 
 

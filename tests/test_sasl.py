@@ -1,0 +1,138 @@
+"""Quorum SASL (DIGEST-MD5) from a mounted Secret (zkboot/start/sasl.py and its settings).
+
+The account's checks (one line naming the file), the JAAS file (escaped, written 0600, shown
+masked), zoo.cfg's quorum.auth entries and the JVM flag naming only the file's path, ``--set``
+refusing the keys zkboot writes, and the version rules: ZooKeeper 3.9+ (FIPS mode on by default
+disables DIGEST-MD5) needs ``--fips-mode off``.  A member with a wrong password failing to join a
+real ensemble is tests/e2e/test_secure.py's.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import clean_env, script, stub_home
+from zkboot.errors import EnvironmentProblem, UsageError
+from zkboot.start import sasl
+from zkboot.start.settings import resolve
+
+PASSWORD = 'pa"ss\\word'  # a quote and a backslash: JAAS needs both escaped
+
+
+def account_dir(root: Path, username: str = "zk-quorum", password: str = PASSWORD) -> Path:
+    directory = root / "quorum-sasl"
+    directory.mkdir()
+    (directory / "username").write_text(username + "\n")
+    (directory / "password").write_text(password + "\n")
+    return directory
+
+
+def test_account_problems_are_one_line_naming_the_file(tmp_path: Path) -> None:
+    def problem(directory: Path) -> str:
+        with pytest.raises(EnvironmentProblem) as raised:
+            sasl.read_account("ZK_QUORUM_SASL_DIR=x", str(directory))
+        (line,) = raised.value.problems
+        return line
+
+    missing = tmp_path / "missing"
+    missing.mkdir()
+    assert problem(missing) == (
+        f"ZK_QUORUM_SASL_DIR=x: {missing}/username: cannot read (No such file or directory); "
+        "expected the quorum's username"
+    )
+    spaced = tmp_path / "a"
+    spaced.mkdir()
+    assert "holds 'zk quorum'; expected a user name of letters, digits" in problem(account_dir(spaced, "zk quorum"))
+    empty = tmp_path / "b"
+    empty.mkdir()
+    assert "password is empty or spans lines" in problem(account_dir(empty, password=""))
+
+
+def test_jaas_escapes_the_password_and_masks_it_when_shown() -> None:
+    account = sasl.Account("zk-quorum", PASSWORD)
+    text = sasl.jaas(account)
+    assert 'user_zk-quorum="pa\\"ss\\\\word";' in text
+    assert 'username="zk-quorum"' in text and 'password="pa\\"ss\\\\word";' in text
+    assert text.count(sasl.LOGIN_MODULE) == 2
+    shown = sasl.jaas(account, password=sasl.MASKED)
+    assert "ss\\\\word" not in shown and 'pa\\"' not in shown and shown.count("<masked>") == 2
+
+
+def render_json(tmp_path: Path, **environ: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any] | None]:
+    result = subprocess.run(
+        [script("zkboot"), "render", "--hostname=zk-1", "--domain=zk-hs.default.svc.cluster.local", "--format=json"],
+        env=clean_env(tmp_path, ZK_REPLICAS="3", **environ), capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    return result, json.loads(result.stdout) if result.returncode == 0 else None
+
+
+def test_render_writes_the_entries_and_shows_the_jaas_file_masked(tmp_path: Path) -> None:
+    result, document = render_json(tmp_path, ZK_QUORUM_SASL_DIR=str(account_dir(tmp_path)))
+    assert document is not None, result.stderr
+    conf = tmp_path / "conf"
+    files = {f["path"]: f["content"] for f in document["files"]}
+    cfg = dict(line.split("=", 1) for line in files[f"{conf}/zoo.cfg"].splitlines() if "=" in line)
+    assert {k: v for k, v in cfg.items() if k.startswith("quorum.auth.")} == {
+        "quorum.auth.enableSasl": "true",
+        "quorum.auth.learnerRequireSasl": "true",
+        "quorum.auth.serverRequireSasl": "true",
+        "quorum.auth.learner.saslLoginContext": "QuorumLearner",
+        "quorum.auth.server.saslLoginContext": "QuorumServer",
+    }
+    assert f"-Djava.security.auth.login.config={conf}/jaas.conf" in document["jvmflags"]
+    assert files[f"{conf}/jaas.conf"] == sasl.jaas(sasl.Account("zk-quorum", ""), password="<masked>")
+    assert "pa\\\"ss" not in result.stdout and "ss\\\\word" not in result.stdout
+
+
+def test_rolling_to_sasl_leaves_it_optional_first(tmp_path: Path) -> None:
+    result, document = render_json(
+        tmp_path, ZK_QUORUM_SASL_DIR=str(account_dir(tmp_path)), ZK_QUORUM_SASL_REQUIRE="off"
+    )
+    assert document is not None, result.stderr
+    text = next(f["content"] for f in document["files"] if f["path"].endswith("/zoo.cfg"))
+    assert "quorum.auth.enableSasl=true\n" in text
+    assert "quorum.auth.learnerRequireSasl=false\n" in text and "quorum.auth.serverRequireSasl=false\n" in text
+
+
+def test_a_start_writes_the_jaas_file_for_its_owner_only(tmp_path: Path) -> None:
+    environ = {"ZK_HOSTNAME": "zk-0", "ZK_REPLICAS": "1", "ZK_QUORUM_SASL_DIR": str(account_dir(tmp_path))}
+    result = subprocess.run(
+        [script("zkGenConfig.sh")], env=clean_env(tmp_path, **environ), capture_output=True, text=True,
+        timeout=30, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    jaas = tmp_path / "conf" / "jaas.conf"
+    assert stat.S_IMODE(jaas.stat().st_mode) == 0o600
+    assert jaas.read_text() == sasl.jaas(sasl.Account("zk-quorum", PASSWORD))
+    assert "word" not in result.stdout + result.stderr
+
+
+def test_set_cannot_write_the_quorum_auth_keys_while_sasl_is_on() -> None:
+    with pytest.raises(UsageError) as raised:
+        resolve({}, {"ZK_QUORUM_SASL_DIR": "/s", "ZK_CFG_EXTRA": "quorum.auth.serverRequireSasl=false"})
+    (line,) = raised.value.problems
+    assert line.endswith(
+        "quorum.auth.serverRequireSasl is written by zkboot; set it with --quorum-sasl-require / ZK_QUORUM_SASL_REQUIRE"
+    )
+    assert resolve({}, {"ZK_CFG_EXTRA": "quorum.auth.enableSasl=true"}).extra == (("quorum.auth.enableSasl", "true"),)
+
+
+def test_zookeeper_39_needs_fips_mode_off_for_digest_md5(tmp_path: Path) -> None:
+    home = stub_home(tmp_path / "zk39", "exit 0\n", ["zookeeper-3.9.3.jar", "logback-classic-1.2.13.jar"])
+    sasl_dir = str(account_dir(tmp_path))
+    result, _ = render_json(tmp_path, ZK_HOME=str(home), ZK_QUORUM_SASL_DIR=sasl_dir)
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line == (
+        "zkboot: error: ZK_QUORUM_SASL_DIR: ZooKeeper 3.9.3 disables DIGEST-MD5 in FIPS mode (on by default "
+        "since 3.9.0); expected --fips-mode / ZK_FIPS_MODE=off to use it, or no quorum SASL"
+    )
+    result, document = render_json(tmp_path, ZK_HOME=str(home), ZK_QUORUM_SASL_DIR=sasl_dir, ZK_FIPS_MODE="off")
+    assert document is not None, result.stderr
+    assert "-Dzookeeper.fips-mode=false" in document["jvmflags"]

@@ -1,0 +1,83 @@
+"""SASL DIGEST-MD5 between members, from a mounted Secret: the JAAS file and what zoo.cfg says.
+
+The Secret's dir holds ``username`` and ``password`` (one account the whole ensemble shares: each
+member proves it to the others as a learner, and checks it as the server).  zkboot writes the JAAS
+login configuration at every start, in the conf dir, mode 0600, and passes the JVM only its path
+(``-Djava.security.auth.login.config``), so the password is in no argv, environment or zoo.cfg;
+``render`` shows the file with the password masked.
+
+ZooKeeper's DigestLoginModule reads ``user_<name>="<password>"`` (the server side: who may connect)
+and ``username``/``password`` (the learner side: who this member is).  JAAS values are quoted
+strings, so a backslash or a double quote in the password is escaped; a user name is restricted to
+characters the option name ``user_<name>`` can carry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from zkboot.errors import EnvironmentProblem
+
+JAAS_NAME = "jaas.conf"  # in the conf dir
+LOGIN_MODULE = "org.apache.zookeeper.server.auth.DigestLoginModule"
+SERVER_CONTEXT, LEARNER_CONTEXT = "QuorumServer", "QuorumLearner"
+USER_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+MASKED = "<masked>"
+SASL_SINCE = "3.4.10"  # quorum.auth.*
+FIPS_SINCE = "3.9.0"  # FIPS mode on by default, and DIGEST-MD5 is not a FIPS mechanism
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    password: str
+
+
+def read_account(label: str, directory: str) -> Account:
+    """``username`` and ``password`` from the Secret's dir; EnvironmentProblem naming the file."""
+    values = {}
+    for name in ("username", "password"):
+        path = Path(directory) / name
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise EnvironmentProblem(f"{label}: {path}: cannot read ({reason}); expected the quorum's {name}") from None
+        values[name] = text.strip("\r\n")
+    username, password = values["username"], values["password"]
+    if not username or not set(username) <= USER_CHARS:
+        raise EnvironmentProblem(
+            f"{label}: {Path(directory) / 'username'} holds {username!r}; expected a user name of letters, "
+            "digits, '.', '_' or '-'"
+        )
+    if not password or any(ch in password for ch in "\r\n\x00"):
+        raise EnvironmentProblem(f"{label}: {Path(directory) / 'password'} is empty or spans lines; expected one line")
+    return Account(username, password)
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def jaas(account: Account, password: str | None = None) -> str:
+    """The JAAS login configuration of a member (``password`` instead of the account's: masking)."""
+    secret = _quoted(account.password) if password is None else password
+    return (
+        "// Written by zkboot on every start; edits here are lost.\n"
+        f"{SERVER_CONTEXT} {{\n    {LOGIN_MODULE} required\n    user_{account.username}={secret};\n}};\n"
+        f"{LEARNER_CONTEXT} {{\n    {LOGIN_MODULE} required\n"
+        f"    username={_quoted(account.username)}\n    password={secret};\n}};\n"
+    )
+
+
+def quorum_entries(require: bool) -> list[tuple[str, str]]:
+    """zoo.cfg's quorum.auth.* entries; ``require`` False only while an ensemble is rolled to SASL."""
+    flag = "true" if require else "false"
+    return [
+        ("quorum.auth.enableSasl", "true"),
+        ("quorum.auth.learnerRequireSasl", flag),
+        ("quorum.auth.serverRequireSasl", flag),
+        ("quorum.auth.learner.saslLoginContext", LEARNER_CONTEXT),
+        ("quorum.auth.server.saslLoginContext", SERVER_CONTEXT),
+    ]
