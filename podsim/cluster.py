@@ -145,6 +145,7 @@ class Simulation:
         self.client_port = 2181
         self.client_tls: ssl.SSLContext | None = None
         self.client_files: dict[str, str] = {}
+        self.client_sasl: dict[str, str] | None = None
         # A lock of its own: pods record under their own lock, which the controller takes under its.
         self.history_lock = threading.Lock()
         self.events: list[PodEvent] = []
@@ -270,10 +271,11 @@ class Simulation:
     def secret_dir(self, name: str) -> Path:
         return self.root / "secrets" / name
 
-    def clients_over_tls(self, secret: str, port: int) -> None:
+    def clients_over_tls(self, secret: str, port: int, sasl_secret: str | None = None) -> None:
         """From now on reach the pods' client service on ``port`` over TLS, as a client holding
         the TLS Secret ``secret``'s certificate and trusting the run's CA (no name check: the
-        host dials pod IPs)."""
+        host dials pod IPs); with ``sasl_secret``, sessions authenticate as the account in that
+        Secret (``username``, ``password``) with SASL DIGEST-MD5."""
         files = {"ca": str(self.tls_ca()), "certfile": str(self.secret_dir(secret) / "tls.crt"),
                  "keyfile": str(self.secret_dir(secret) / "tls.key")}  # fmt: skip
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -281,12 +283,19 @@ class Simulation:
         context.load_verify_locations(files["ca"])
         context.load_cert_chain(files["certfile"], files["keyfile"])
         self.client_port, self.client_tls, self.client_files = port, context, files
+        if sasl_secret is not None:
+            folder = self.secret_dir(sasl_secret)
+            account = {name: (folder / name).read_text().strip() for name in ("username", "password")}
+            self.client_sasl = {"mechanism": "DIGEST-MD5", **account}
 
     def kazoo_args(self) -> dict[str, object]:
-        """KazooClient's TLS arguments for the pods' client service (none over plain)."""
-        if self.client_tls is None:
-            return {}
-        return {"use_ssl": True, "verify_certs": True, **self.client_files}
+        """KazooClient's TLS and SASL arguments for the pods' client service (none over plain)."""
+        arguments: dict[str, object] = {}
+        if self.client_tls is not None:
+            arguments.update(use_ssl=True, verify_certs=True, **self.client_files)
+        if self.client_sasl is not None:
+            arguments["sasl_options"] = self.client_sasl
+        return arguments
 
     def tls_ca(self) -> Path:
         """The run's CA certificate, which every TLS Secret's ``ca.crt`` holds and signed its

@@ -10,8 +10,9 @@ which the project's machines reach, and the tests themselves run without a netwo
   links), where the Temurin image has it.  The tests import it as both the ``python`` and the
   ``eclipse-temurin`` base.  pip's "externally managed" marker is removed, as the python image has
   none.
-* ``wheels/``: wheels for zkboot's build backend and dependencies, for CPython 3.11 on glibc Linux,
-  which the tests serve as the package index of the Dockerfile's wheels stage.
+* ``wheels/``: wheels for zkboot's build backend and dependencies, for CPython 3.11 on glibc Linux
+  (and the sdists of those published without a wheel), which the tests serve as the package index
+  of the Dockerfile's wheels stage.
 
 Each is remade only when what it is made from changes (a key file holds the inputs' digest).
 The ZooKeeper tarball needs no network: the tests assemble it from Debian's zookeeper package.
@@ -48,6 +49,7 @@ HOOKS = (
 # Platform tags of CPython 3.11 wheels that run on bookworm's glibc 2.36, newest first.
 MANYLINUX = ("manylinux_2_28", "manylinux_2_17", "manylinux2014", "manylinux_2_12", "manylinux2010", "manylinux1")
 TIMEOUT = 900.0  # seconds for mmdebstrap or pip
+SDIST_ONLY = ("pure-sasl",)  # dependencies PyPI has no wheel of
 
 
 class StandinError(Exception):
@@ -127,10 +129,13 @@ def make_rootfs() -> None:
 
 def make_wheels() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    requirements = [*project["build-system"]["requires"], *project["project"]["dependencies"]]
+    # "wheel": what pip's isolated build of an sdist without pyproject.toml asks for.
+    requirements = [*project["build-system"]["requires"], "wheel", *project["project"]["dependencies"]]
+    sources = [r for r in requirements if r.split(">")[0].split("=")[0].strip() in SDIST_ONLY]
+    binaries = [r for r in requirements if r not in sources]
     machine = platform.machine()
     platforms = [f"{tag}_{machine}" for tag in MANYLINUX]
-    key = digest(machine, *requirements, *platforms)
+    key = digest(machine, *requirements, *platforms, *SDIST_ONLY)
     if current(WHEELS, key):
         return
     print("==> fetching the stand-in package index's wheels (pip download)", file=sys.stderr)
@@ -138,7 +143,10 @@ def make_wheels() -> None:
         argv = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check"]
         argv += ["--only-binary=:all:", "--python-version=3.11", "--implementation=cp", "--dest", scratch]
         argv += [f"--platform={tag}" for tag in platforms]
-        run([*argv, *requirements], "the stand-in wheels")
+        run([*argv, *binaries], "the stand-in wheels")
+        if sources:  # pure Python, published as an sdist only: the Dockerfile's wheels stage builds it
+            base = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps"]
+            run([*base, "--no-binary=:all:", "--dest", scratch, *sources], "the stand-in sdists")
         shutil.rmtree(WHEELS, ignore_errors=True)
         os.replace(scratch, WHEELS)
         WHEELS.chmod(0o755)  # served to the build, which runs as another user than mkdtemp assumes

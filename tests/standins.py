@@ -107,10 +107,12 @@ def zookeeper_tarball(dest: Path) -> tuple[Path, str]:
 
 
 def package_index(wheels: Path, dest: Path) -> None:
-    """A PEP 503 simple index of the wheels under ``dest/simple``."""
+    """A PEP 503 simple index of the wheels (and sdists) under ``dest/simple``."""
     projects: dict[str, list[Path]] = {}
-    for wheel in sorted(wheels.glob("*.whl")):
-        name = re.sub(r"[-_.]+", "-", wheel.name.split("-")[0]).lower()
+    for wheel in sorted([*wheels.glob("*.whl"), *wheels.glob("*.tar.gz")]):
+        # A wheel's name is its first field; an sdist's is all before its version.
+        project = wheel.name.split("-")[0] if wheel.suffix == ".whl" else wheel.name.rsplit("-", 1)[0]
+        name = re.sub(r"[-_.]+", "-", project).lower()
         projects.setdefault(name, []).append(wheel)
     for name, files in projects.items():
         page = dest / "simple" / name

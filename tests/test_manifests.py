@@ -585,8 +585,10 @@ def test_service_links_are_off_and_would_not_collide(name: str) -> None:
 
 TLS_DIR = "/opt/zookeeper/secrets/tls"
 SASL_DIR = "/opt/zookeeper/secrets/quorum-sasl"
+CLIENT_SASL_DIR = "/opt/zookeeper/secrets/client-sasl"
 TLS_ENV = {
     "ZK_SECURE_CLIENT_PORT": "2281", "ZK_TLS_DIR": TLS_DIR, "ZK_QUORUM_TLS": "on", "ZK_QUORUM_SASL_DIR": SASL_DIR,
+    "ZK_CLIENT_SASL_DIR": CLIENT_SASL_DIR,
 }  # fmt: skip
 SASL_VOLUME = {
     "name": "quorum-sasl",
@@ -597,6 +599,15 @@ SASL_VOLUME = {
     },
 }
 SASL_MOUNT = {"name": "quorum-sasl", "mountPath": SASL_DIR, "readOnly": True}
+CLIENT_SASL_VOLUME = {
+    "name": "client-sasl",
+    "secret": {
+        "secretName": "zk-client-sasl",
+        "defaultMode": 0o440,
+        "items": [{"key": key, "path": key} for key in ("username", "password")],
+    },
+}
+CLIENT_SASL_MOUNT = {"name": "client-sasl", "mountPath": CLIENT_SASL_DIR, "readOnly": True}
 TLS_VOLUME = {
     "name": "tls",
     "secret": {
@@ -607,6 +618,8 @@ TLS_VOLUME = {
 }
 TLS_MOUNT = {"name": "tls", "mountPath": TLS_DIR, "readOnly": True}
 TLS_PORT = {"name": "client-tls", "containerPort": 2281}
+SECRET_VOLUMES = (TLS_VOLUME, SASL_VOLUME, CLIENT_SASL_VOLUME)
+SECRET_MOUNTS = (TLS_MOUNT, SASL_MOUNT, CLIENT_SASL_MOUNT)
 CLIENT_TLS_SERVICE_PORT = {"name": "client-tls", "port": 2281, "targetPort": "client-tls"}
 
 
@@ -655,15 +668,16 @@ def test_secure_statefulset_is_the_base_plus_tls() -> None:
     assert container_env(ctr) == {**container_env(base_ctr), **TLS_ENV}
 
     volumes = pod_spec(secure)["volumes"]
-    assert [v for v in volumes if v["name"] in ("tls", "quorum-sasl")] == [TLS_VOLUME, SASL_VOLUME]
-    assert [m for m in ctr["volumeMounts"] if m["name"] in ("tls", "quorum-sasl")] == [TLS_MOUNT, SASL_MOUNT]
+    names = [v["name"] for v in SECRET_VOLUMES]
+    assert [v for v in volumes if v["name"] in names] == list(SECRET_VOLUMES)
+    assert [m for m in ctr["volumeMounts"] if m["name"] in names] == list(SECRET_MOUNTS)
     assert [p for p in ctr["ports"] if p["containerPort"] == 2281] == [TLS_PORT]
 
     ctr["env"] = [e for e in ctr["env"] if e["name"] not in TLS_ENV]
-    for mount in (TLS_MOUNT, SASL_MOUNT):
+    for mount in SECRET_MOUNTS:
         ctr["volumeMounts"].remove(mount)
     ctr["ports"].remove(TLS_PORT)
-    for volume in (TLS_VOLUME, SASL_VOLUME):
+    for volume in SECRET_VOLUMES:
         volumes.remove(volume)
     assert secure == base
 
@@ -703,7 +717,8 @@ def check_secure_member(sts: Obj, ordinal: int) -> dict[str, str]:
     assert any(w.startswith(f"ZK_TLS_DIR={TLS_DIR}: ") for w in out["warnings"]), out["warnings"]
     assert (cfg.get("quorum.auth.enableSasl"), cfg.get("quorum.auth.learnerRequireSasl")) == ("true", "true")
     jaas = files[str(Path(cfg["ssl.keyStore.location"]).parent / "jaas.conf")]
-    assert 'password=<masked>;' in jaas and "user_<unread>=<masked>;" in jaas, jaas
+    assert 'password=<masked>;' in jaas and jaas.count("user_<unread>=<masked>;") == 2, jaas
+    assert cfg.get("sessionRequireClientSASLAuth") == "true"
     assert any(w.startswith(f"ZK_QUORUM_SASL_DIR={SASL_DIR}: ") for w in out["warnings"]), out["warnings"]
     return cfg
 

@@ -1,10 +1,12 @@
-"""Quorum SASL (DIGEST-MD5) from a mounted Secret (zkboot/start/sasl.py and its settings).
+"""SASL (DIGEST-MD5) from mounted Secrets, for the quorum and for clients (zkboot/start/sasl.py).
 
 The account's checks (one line naming the file), the JAAS file (escaped, written 0600, shown
 masked), zoo.cfg's quorum.auth entries and the JVM flag naming only the file's path, ``--set``
 refusing the keys zkboot writes, and the version rules: ZooKeeper 3.9+ (FIPS mode on by default
-disables DIGEST-MD5) needs ``--fips-mode off``.  A member with a wrong password failing to join a
-real ensemble is tests/e2e/test_secure.py's.
+disables DIGEST-MD5) needs ``--fips-mode off``.  Against a real server (marker ``integration``):
+with client SASL, a client without credentials and one with a wrong password get no session and
+write nothing, the right account reads and writes.  A member with a wrong quorum password failing
+to join a real ensemble is tests/e2e/test_secure.py's.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kazoo.client import KazooClient  # type: ignore[import-untyped]
+from kazoo.exceptions import KazooException  # type: ignore[import-untyped]
+from kazoo.handlers.threading import KazooTimeoutError  # type: ignore[import-untyped]
 
-from tests.conftest import clean_env, script, stub_home
+from tests.conftest import ZkPaths, clean_env, four_letter, script, stub_home, wait_until
 from zkboot.errors import EnvironmentProblem, UsageError
 from zkboot.start import sasl
 from zkboot.start.settings import resolve
@@ -60,7 +65,7 @@ def test_jaas_escapes_the_password_and_masks_it_when_shown() -> None:
     assert 'user_zk-quorum="pa\\"ss\\\\word";' in text
     assert 'username="zk-quorum"' in text and 'password="pa\\"ss\\\\word";' in text
     assert text.count(sasl.LOGIN_MODULE) == 2
-    shown = sasl.jaas(account, password=sasl.MASKED)
+    shown = sasl.jaas(account, masked=True)
     assert "ss\\\\word" not in shown and 'pa\\"' not in shown and shown.count("<masked>") == 2
 
 
@@ -86,7 +91,7 @@ def test_render_writes_the_entries_and_shows_the_jaas_file_masked(tmp_path: Path
         "quorum.auth.server.saslLoginContext": "QuorumServer",
     }
     assert f"-Djava.security.auth.login.config={conf}/jaas.conf" in document["jvmflags"]
-    assert files[f"{conf}/jaas.conf"] == sasl.jaas(sasl.Account("zk-quorum", ""), password="<masked>")
+    assert files[f"{conf}/jaas.conf"] == sasl.jaas(sasl.Account("zk-quorum", ""), masked=True)
     assert "pa\\\"ss" not in result.stdout and "ss\\\\word" not in result.stdout
 
 
@@ -136,3 +141,70 @@ def test_zookeeper_39_needs_fips_mode_off_for_digest_md5(tmp_path: Path) -> None
     result, document = render_json(tmp_path, ZK_HOME=str(home), ZK_QUORUM_SASL_DIR=sasl_dir, ZK_FIPS_MODE="off")
     assert document is not None, result.stderr
     assert "-Dzookeeper.fips-mode=false" in document["jvmflags"]
+
+
+def test_client_sasl_entries_and_jaas_section(tmp_path: Path) -> None:
+    clients = tmp_path / "clients"
+    clients.mkdir()
+    result, document = render_json(tmp_path, ZK_CLIENT_SASL_DIR=str(account_dir(clients, "app", "app-pw")))
+    assert document is not None, result.stderr
+    conf = tmp_path / "conf"
+    files = {f["path"]: f["content"] for f in document["files"]}
+    text = files[f"{conf}/zoo.cfg"]
+    assert "authProvider.sasl=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n" in text
+    assert "sessionRequireClientSASLAuth=true\n" in text and "quorum.auth" not in text
+    assert files[f"{conf}/jaas.conf"] == sasl.jaas(None, sasl.Account("app", ""), masked=True)
+    assert f"-Djava.security.auth.login.config={conf}/jaas.conf" in document["jvmflags"]
+    assert "app-pw" not in result.stdout
+
+
+def test_zookeeper_35_is_told_it_cannot_refuse_clients_without_sasl(tmp_path: Path) -> None:
+    home = stub_home(tmp_path / "zk35", "exit 0\n", ["zookeeper-3.5.10.jar", "slf4j-log4j12-1.7.25.jar"])
+    clients = tmp_path / "clients"
+    clients.mkdir()
+    result, document = render_json(tmp_path, ZK_HOME=str(home), ZK_CLIENT_SASL_DIR=str(account_dir(clients)))
+    assert document is not None, result.stderr
+    text = next(f["content"] for f in document["files"] if f["path"].endswith("/zoo.cfg"))
+    assert "authProvider.sasl=" in text and "sessionRequireClientSASLAuth" not in text
+    assert any("ZooKeeper 3.5.10 has no sessionRequireClientSASLAuth" in w for w in document["warnings"])
+
+
+def session_writes(port: int, sasl_options: dict[str, str] | None) -> bool:
+    """Whether a client with ``sasl_options`` got a session and created /intruder."""
+    client = KazooClient(hosts=f"127.0.0.1:{port}", timeout=5, sasl_options=sasl_options)
+    try:
+        client.start(timeout=5)
+        client.create("/intruder", b"in")
+        return True
+    except (KazooException, KazooTimeoutError):
+        return False
+    finally:
+        client.stop()
+        client.close()
+
+
+@pytest.mark.integration
+def test_only_the_clients_account_gets_a_session(zk_launcher: Any, tmp_path: Path) -> None:
+    clients = tmp_path / "clients"
+    clients.mkdir()
+    paths = ZkPaths(tmp_path / "zk")
+    paths.root.mkdir()
+    environ = {"ZK_CLIENT_SASL_DIR": str(account_dir(clients, "app", "app-pw"))}
+    zk_launcher([script("start-zookeeper"), *paths.flags()], paths, environ)
+    wait_until(lambda: "Mode: standalone" in four_letter(paths.client_port, "srvr"), 60, what="the server to serve")
+    right = {"mechanism": "DIGEST-MD5", "username": "app", "password": "app-pw"}
+    assert not session_writes(paths.client_port, None), "a client without SASL wrote"
+    assert not session_writes(paths.client_port, {**right, "password": "wrong"}), "a wrong password wrote"
+    good = KazooClient(hosts=f"127.0.0.1:{paths.client_port}", timeout=10, sasl_options=right)
+    good.start(timeout=20)
+    try:
+        assert good.exists("/intruder") is None, "a refused client's write is there"
+        good.create("/app", b"with SASL")
+        assert good.get("/app")[0] == b"with SASL"
+    finally:
+        good.stop()
+        good.close()
+    # The probes need no account: four-letter words are no session.
+    probe = subprocess.run([script("zkboot"), "probe", "ready", f"--port={paths.client_port}"], env=clean_env(),
+                           capture_output=True, text=True, timeout=15, check=False)  # fmt: skip
+    assert probe.returncode == 0, probe.stderr

@@ -1,5 +1,5 @@
 """manifests/overlays/secure in the pod simulator, from the image: TLS for clients and the quorum,
-SASL DIGEST-MD5 between members.
+SASL DIGEST-MD5 between members and for clients.
 
 podsim makes the ``zk-tls`` Secret as cert-manager's CA issuer would (one CA per run, a
 certificate naming every pod); the host's observers (status table, LeaderWatch, Writer, member
@@ -8,7 +8,8 @@ reads) connect on 2281 as a client holding that certificate (``Simulation.client
 - The overlay boots 3 pods whose members found each other over TLS (the dynamic join and the
   membership reads go to the peers' secure port), survives a leader kill and a rolling restart with
   every acknowledged write on every member and never two leaders; the plain port 2181 answers
-  nobody outside the pod, and a client without a certificate gets no session.
+  nobody outside the pod; a client without a certificate, or with one but without the clients'
+  SASL account or with a wrong password, gets no session and writes nothing.
 - A rogue member (pod 2's host name, myid, data and configuration, but a quorum certificate from
   another CA, or the right certificate and a wrong quorum SASL password) started while pod 2 is
   held down cannot join: the leader, the membership and the
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import pytest
 from kazoo.client import KazooClient  # type: ignore[import-untyped]
+from kazoo.exceptions import KazooException  # type: ignore[import-untyped]
 from kazoo.handlers.threading import KazooTimeoutError  # type: ignore[import-untyped]
 
 from podsim.cluster import Simulation
@@ -47,15 +49,39 @@ from tests.e2e.conftest import (
 REQUIRED = missing_requirements()
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(REQUIRED is not None, reason=str(REQUIRED))]
 SECURE = REPO / "manifests" / "overlays" / "secure"
-SECRET, SECURE_PORT = "zk-tls", 2281
+SECRET, SECURE_PORT, CLIENT_SASL = "zk-tls", 2281, "zk-client-sasl"
 ROGUE_WATCH = 15.0  # seconds the rogue is watched: a member with the right certificate joins in ~2
 
 
 def boot(sim: Callable[..., Simulation]) -> Simulation:
     s = sim(SECURE)
-    s.clients_over_tls(SECRET, SECURE_PORT)
+    s.clients_over_tls(SECRET, SECURE_PORT, CLIENT_SASL)
     wait_healthy(s)
     return s
+
+
+def writes(s: Simulation, arguments: dict[str, object]) -> bool:
+    """Whether a client with these kazoo ``arguments`` got a session and created /intruder."""
+    client = KazooClient(hosts=f"{s.address(0)}:{SECURE_PORT}", timeout=5, **arguments)
+    try:
+        client.start(timeout=5)
+        client.create("/intruder", b"in")
+        return True
+    except (KazooException, KazooTimeoutError):
+        return False
+    finally:
+        client.stop()
+        client.close()
+
+
+def exists(s: Simulation, path: str) -> bool:
+    zk = KazooClient(hosts=f"{s.address(0)}:{SECURE_PORT}", timeout=10.0, **s.kazoo_args())
+    zk.start(timeout=30)
+    try:
+        return zk.exists(path) is not None
+    finally:
+        zk.stop()
+        zk.close()
 
 
 def config_of(s: Simulation, ordinal: int) -> bytes:
@@ -77,12 +103,15 @@ def test_secure_overlay_keeps_every_write_through_a_leader_kill_and_a_rolling_re
     # The plain port listens on the pod's loopback only: from the host it refuses.
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((s.address(0), 2181), timeout=2).close()
-    # No certificate, no session (the CA is trusted, so only the server's demand can refuse it).
-    stranger = KazooClient(hosts=f"{s.address(0)}:{SECURE_PORT}", use_ssl=True, ca=str(s.tls_ca()), timeout=5)
-    with pytest.raises(KazooTimeoutError):
-        stranger.start(timeout=5)
-    stranger.stop()
-    stranger.close()
+    # No certificate, no session (the CA is trusted, so only the server's demand can refuse it);
+    # a certificate without the clients' SASL account, no session either.
+    for name, arguments in (
+        ("without a certificate", {"use_ssl": True, "ca": str(s.tls_ca())}),
+        ("without SASL", {k: v for k, v in s.kazoo_args().items() if k != "sasl_options"}),
+        ("with a wrong SASL password", {**s.kazoo_args(), "sasl_options": {**s.client_sasl, "password": "wrong"}}),
+    ):
+        assert not writes(s, arguments), f"a client {name} wrote"
+    assert config_of(s, 0) and not exists(s, "/intruder")
 
     # zkboot status in a pod reaches the other members on their secure port with the pod's certificate.
     status = subprocess.run(
@@ -114,8 +143,9 @@ def assert_no_secret_shows(s: Simulation) -> None:
     """The quorum password and the key's lines are in no JVM's argv or environment, nor in any
     pod's log (zkboot's lines and ZooKeeper's)."""
     password = (s.secret_dir("zk-quorum-sasl") / "password").read_text().strip()
+    client_password = (s.secret_dir(CLIENT_SASL) / "password").read_text().strip()
     key_lines = [line for line in (s.secret_dir(SECRET) / "tls.key").read_text().splitlines() if "-----" not in line]
-    secrets = [password, *key_lines[:3]]
+    secrets = [password, client_password, *key_lines[:3]]
     for ordinal in range(s.replicas):
         pid = s.pods[ordinal].main_pid()
         assert pid is not None
@@ -223,4 +253,4 @@ def test_a_rogue_member_without_the_ensembles_credentials_cannot_join(
 def test_the_overlay_is_the_one_booted() -> None:
     sts = load(SECURE)
     assert sts.env["ZK_SECURE_CLIENT_PORT"] == str(SECURE_PORT) and sts.env["ZK_QUORUM_TLS"] == "on"
-    assert {secret for _, secret, _, _ in sts.secrets} == {"zk-super", SECRET, "zk-quorum-sasl"}
+    assert {secret for _, secret, _, _ in sts.secrets} == {"zk-super", SECRET, "zk-quorum-sasl", CLIENT_SASL}

@@ -150,6 +150,7 @@ def run(
     """
     from zkboot import membership
     from zkboot.start import identity
+    from zkboot.start.sasl import read_account
     from zkboot.start.settings import resolve
     from zkboot.start.tls import client_access
 
@@ -163,7 +164,11 @@ def run(
         **probe_flags,
     }
     options = ProbeOptions.resolve(given, environ)
-    access = client_access(settings)
+    account = None
+    if settings.client_sasl_dir:  # the servers refuse sessions without SASL: members are read as a client
+        label = f"{settings.label('client_sasl_dir')}={settings.client_sasl_dir}"
+        account = read_account(label, settings.client_sasl_dir, "clients'")
+    access = client_access(settings, account)
     try:
         # With the plain port on loopback only, the other members are reached on their secure
         # port with this pod's own certificate (unless the flags chose a way themselves).

@@ -50,6 +50,7 @@ MANAGED_WITH: dict[str, tuple[dict[str, str], dict[str, str]]] = {
         {"sslQuorum": "quorum_tls", "portUnification": "port_unification"},
         {"ssl.quorum.": "quorum_tls_dir"},
     ),
+    "client_sasl": (dict.fromkeys(("authProvider.sasl", "sessionRequireClientSASLAuth"), "client_sasl_dir"), {}),
     "quorum_sasl": (
         dict.fromkeys(("quorum.auth.learnerRequireSasl", "quorum.auth.serverRequireSasl"), "quorum_sasl_require"),
         {"quorum.auth.": "quorum_sasl_dir"},

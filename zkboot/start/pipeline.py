@@ -48,6 +48,7 @@ class Plan:
     warnings: tuple[str, ...]
     peer_timeout: float  # seconds for asking the peers (the probes' deadline)
     password: str | None = dataclasses.field(default=None, repr=False)  # the super user's, from its file
+    client_account: sasl.Account | None = dataclasses.field(default=None, repr=False)  # zkboot's own sessions
 
     @property
     def dynamic(self) -> bool:
@@ -72,7 +73,7 @@ class Plan:
         """The plan with the dynamic configuration a start decided on (zoo.cfg names its file)."""
         path = str(self.state_dir / decision.name)
         kept = [f for f in self.files if f.kind != "membership" and Path(f.path).name != "zoo.cfg"]
-        cfg = render.zoo_cfg(self.settings, self.identity, self.password, path)
+        cfg = render.zoo_cfg(self.settings, self.identity, self.password, path, self.installation)
         new = [render.RenderedFile(path, decision.text, "membership")] if decision.text is not None else []
         return dataclasses.replace(self, files=(cfg, *kept, *new))
 
@@ -139,25 +140,35 @@ def plan(
     jvmflags = render.server_jvmflags(settings, chosen_heap.size, found)
     password, notes = read_password(settings, need_secrets)
     keystores, tls_notes = tls.read_keystores(settings, need_secrets)
-    account, sasl_notes = read_account(settings, need_secrets)
+    account, sasl_notes = read_account(settings, "quorum_sasl_dir", need_secrets)
+    client_account, client_notes = read_account(settings, "client_sasl_dir", need_secrets)
+    if settings.client_sasl_dir and not render.client_sasl_enforced(found):
+        assert found is not None
+        client_notes += (
+            f"{settings.label('client_sasl_dir')}: ZooKeeper {found.version} has no sessionRequireClientSASLAuth "
+            f"(since {sasl.REQUIRE_SINCE}): clients without SASL are not refused, only ACLs of the sasl scheme "
+            "keep them from znodes",
+        )
     initial = None
     if settings.membership == "dynamic":
         first = membership.planned(who, settings.server_port, settings.election_port)
         path = Path(settings.data_dir) / membership.STATE_DIR / membership.INITIAL_NAME
         initial = (str(path), membership.dynamic_text(first, tls.client_access(settings).listen))
-    rendered = render.render(settings, who, jvmflags, found, password, initial, keystores, account)
-    warnings = (*notes, *tls_notes, *sasl_notes, *cfgkeys.warnings(settings.extra, setting_label))
+    rendered = render.render(settings, who, jvmflags, found, password, initial, keystores, account, client_account)
+    warnings = (*notes, *tls_notes, *sasl_notes, *client_notes, *cfgkeys.warnings(settings.extra, setting_label))
     peer_timeout = ProbeOptions.resolve({}, environ).timeout
-    return Plan(settings, who, found, chosen_heap, jvmflags, rendered, warnings, peer_timeout, password)
+    return Plan(settings, who, found, chosen_heap, jvmflags, rendered, warnings, peer_timeout, password, client_account)
 
 
-def read_account(settings: Settings, need: bool) -> tuple[sasl.Account | None, tuple[str, ...]]:
-    """The quorum's SASL account from its Secret; with ``need`` False (``render``) a warning instead."""
-    directory = settings.quorum_sasl_dir
+def read_account(settings: Settings, name: str, need: bool) -> tuple[sasl.Account | None, tuple[str, ...]]:
+    """A SASL account from the Secret setting ``name`` names; with ``need`` False (``render``) a
+    warning instead of an error."""
+    directory = getattr(settings, name)
     if directory is None:
         return None, ()
+    whose = "quorum's" if name == "quorum_sasl_dir" else "clients'"
     try:
-        return sasl.read_account(f"{settings.label('quorum_sasl_dir')}={directory}", directory), ()
+        return sasl.read_account(f"{settings.label(name)}={directory}", directory, whose), ()
     except EnvironmentProblem as exc:
         if need:
             raise
@@ -191,7 +202,7 @@ def check_membership(p: Plan) -> tuple[Plan, str]:
     """After the disk checks (they cost nothing): the static guard, or the dynamic decision (which
     may join the serving ensemble first); the plan to write and the note for the progress line."""
     s, version = p.settings, p.installation.version if p.installation else None
-    access = tls.client_access(s)
+    access = tls.client_access(s, p.client_account)
     if p.dynamic:
         decision = membership.decide_dynamic(
             p.identity, s.server_port, s.election_port, access, p.state_dir, p.password or "", p.peer_timeout
@@ -326,7 +337,8 @@ def shrink(
     who = identity.derive(settings, None if settings.hostname else identity.read_system_names())
     password, _ = read_password(settings, True)
     timeout = ProbeOptions.resolve(probe_flags, environ).timeout
-    access = tls.client_access(settings)
+    account, _ = read_account(settings, "client_sasl_dir", True)
+    access = tls.client_access(settings, account)
     line = membership.shrink(who, replicas, settings.myid_offset, access, password or "", timeout)
     sys.stdout.write(line + "\n")
     return 0

@@ -15,7 +15,7 @@ import jinja2
 from zkboot import __version__
 from zkboot.start import sasl
 from zkboot.start.identity import Identity
-from zkboot.start.install import Installation
+from zkboot.start.install import Installation, older
 from zkboot.start.settings import Settings
 
 LOG_PATTERN = "%d{ISO8601} [myid:%X{myid}] - %-5p [%t:%C{1}@%L] - %m%n"
@@ -95,14 +95,26 @@ def tls_entries(settings: Settings) -> list[tuple[str, str]]:
     return entries
 
 
-def security_entries(settings: Settings) -> list[tuple[str, str]]:
-    """zoo.cfg's TLS entries, then quorum SASL's."""
+def security_entries(settings: Settings, require_client_sasl: bool = True) -> list[tuple[str, str]]:
+    """zoo.cfg's TLS entries, then SASL's (``require_client_sasl``: the installation can refuse
+    sessions without SASL)."""
     quorum_sasl = sasl.quorum_entries(settings.quorum_sasl_require) if settings.quorum_sasl_dir else []
-    return tls_entries(settings) + quorum_sasl
+    client_sasl = sasl.client_entries(require_client_sasl) if settings.client_sasl_dir else []
+    return tls_entries(settings) + quorum_sasl + client_sasl
+
+
+def client_sasl_enforced(installation: Installation | None) -> bool:
+    """Whether the installation can refuse sessions without SASL (unknown: assume it can)."""
+    version = installation.version if installation is not None else None
+    return version is None or not older(version, sasl.REQUIRE_SINCE)
 
 
 def zoo_cfg(
-    settings: Settings, identity: Identity, password: str | None, dynamic_file: str | None
+    settings: Settings,
+    identity: Identity,
+    password: str | None,
+    dynamic_file: str | None,
+    installation: Installation | None = None,
 ) -> RenderedFile:
     """zoo.cfg: in the conf dir; with dynamic membership beside its dynamic file, which ZooKeeper
     rewrites with it at every reconfiguration (so both live on the volume, with the data)."""
@@ -112,7 +124,7 @@ def zoo_cfg(
         "whitelist": whitelist(settings),
         "identity": identity,
         "dynamic": dynamic_file,
-        "tls": security_entries(settings),
+        "tls": security_entries(settings, client_sasl_enforced(installation)),
     }
     template = _ENV.get_template("zoo.cfg.j2")
     path = str(Path(dynamic_file).parent / "zoo.cfg") if dynamic_file else str(Path(settings.conf_dir) / "zoo.cfg")
@@ -150,7 +162,7 @@ def server_jvmflags(settings: Settings, heap: str, installation: Installation | 
         flags.append(f"-Dlog4j.configuration=file:{conf}/log4j.properties")
     if "logback" in backends:
         flags.append(f"-Dlogback.configurationFile={conf}/logback.xml")
-    if settings.quorum_sasl_dir:
+    if settings.quorum_sasl_dir or settings.client_sasl_dir:
         flags.append(f"-Djava.security.auth.login.config={conf}/{sasl.JAAS_NAME}")
     if settings.fips_mode != "auto":
         flags.append(f"-Dzookeeper.fips-mode={'true' if settings.fips_mode == 'on' else 'false'}")
@@ -168,6 +180,7 @@ def render(
     dynamic: tuple[str, str] | None = None,
     keystores: dict[str, str | None] | None = None,
     account: sasl.Account | None = None,
+    client_account: sasl.Account | None = None,
 ) -> tuple[RenderedFile, ...]:
     """zoo.cfg, java.env (with ``jvmflags``, as the pipeline computed them), the log configuration,
     myid, with dynamic membership its dynamic file (``dynamic``: path and text), and the TLS key
@@ -175,7 +188,7 @@ def render(
     conf = Path(settings.conf_dir)
     context = {"version": __version__, "s": settings, "server_jvmflags": jvmflags, "pattern": LOG_PATTERN}
     files = [
-        zoo_cfg(settings, identity, password, dynamic[0] if dynamic else None),
+        zoo_cfg(settings, identity, password, dynamic[0] if dynamic else None, installation),
         RenderedFile(str(conf / "java.env"), _ENV.get_template("java.env.j2").render(context), "config"),
     ]
     for backend in log_backends(settings, installation):
@@ -188,9 +201,13 @@ def render(
     files.append(RenderedFile(str(Path(settings.data_dir) / "myid"), f"{identity.myid}\n", "myid"))
     if dynamic is not None:
         files.append(RenderedFile(dynamic[0], dynamic[1], "membership"))
-    if settings.quorum_sasl_dir:
-        shown = sasl.jaas(account or sasl.Account("<unread>", ""), password=sasl.MASKED)
-        text = sasl.jaas(account) if account is not None else ""
+    if settings.quorum_sasl_dir or settings.client_sasl_dir:
+        unread = sasl.Account("<unread>", "")
+        quorum = (account or unread) if settings.quorum_sasl_dir else None
+        client = (client_account or unread) if settings.client_sasl_dir else None
+        shown = sasl.jaas(quorum, client, masked=True)
+        complete = (quorum is None or account is not None) and (client is None or client_account is not None)
+        text = sasl.jaas(quorum, client) if complete else ""
         files.append(RenderedFile(str(conf / sasl.JAAS_NAME), text, "config", shown=shown, private=True))
     for role, store in (keystores or {}).items():
         files.append(RenderedFile(keystore_path(settings, role), store or "", "config", shown=MASKED, private=True))

@@ -1,7 +1,10 @@
-"""SASL DIGEST-MD5 between members, from a mounted Secret: the JAAS file and what zoo.cfg says.
+"""SASL DIGEST-MD5 from mounted Secrets: between members, and for clients; the JAAS file and zoo.cfg.
 
-The Secret's dir holds ``username`` and ``password`` (one account the whole ensemble shares: each
-member proves it to the others as a learner, and checks it as the server).  zkboot writes the JAAS
+Each Secret's dir holds ``username`` and ``password``.  The quorum's is one account the whole
+ensemble shares: each member proves it to the others as a learner, and checks it as the server.
+The clients' is the account the server lets in (``sessionRequireClientSASLAuth`` refuses every
+session without it, ZooKeeper 3.6+), and the one zkboot's own sessions use (the dynamic join,
+``shrink``, ``status``: kazoo with pure-sasl).  zkboot writes the JAAS
 login configuration at every start, in the conf dir, mode 0600, and passes the JVM only its path
 (``-Djava.security.auth.login.config``), so the password is in no argv, environment or zoo.cfg;
 ``render`` shows the file with the password masked.
@@ -22,6 +25,9 @@ from zkboot.errors import EnvironmentProblem
 JAAS_NAME = "jaas.conf"  # in the conf dir
 LOGIN_MODULE = "org.apache.zookeeper.server.auth.DigestLoginModule"
 SERVER_CONTEXT, LEARNER_CONTEXT = "QuorumServer", "QuorumLearner"
+CLIENT_CONTEXT = "Server"  # ZooKeeper's name for the section that checks clients
+SASL_PROVIDER = "org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
+REQUIRE_SINCE = "3.6.0"  # sessionRequireClientSASLAuth
 USER_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 MASKED = "<masked>"
 SASL_SINCE = "3.4.10"  # quorum.auth.*
@@ -34,7 +40,7 @@ class Account:
     password: str
 
 
-def read_account(label: str, directory: str) -> Account:
+def read_account(label: str, directory: str, whose: str = "quorum's") -> Account:
     """``username`` and ``password`` from the Secret's dir; EnvironmentProblem naming the file."""
     values = {}
     for name in ("username", "password"):
@@ -43,7 +49,8 @@ def read_account(label: str, directory: str) -> Account:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-            raise EnvironmentProblem(f"{label}: {path}: cannot read ({reason}); expected the quorum's {name}") from None
+            problem = f"{label}: {path}: cannot read ({reason}); expected the {whose} {name}"
+            raise EnvironmentProblem(problem) from None
         values[name] = text.strip("\r\n")
     username, password = values["username"], values["password"]
     if not username or not set(username) <= USER_CHARS:
@@ -60,15 +67,31 @@ def _quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def jaas(account: Account, password: str | None = None) -> str:
-    """The JAAS login configuration of a member (``password`` instead of the account's: masking)."""
-    secret = _quoted(account.password) if password is None else password
-    return (
-        "// Written by zkboot on every start; edits here are lost.\n"
-        f"{SERVER_CONTEXT} {{\n    {LOGIN_MODULE} required\n    user_{account.username}={secret};\n}};\n"
-        f"{LEARNER_CONTEXT} {{\n    {LOGIN_MODULE} required\n"
-        f"    username={_quoted(account.username)}\n    password={secret};\n}};\n"
-    )
+def jaas(quorum: Account | None, client: Account | None = None, masked: bool = False) -> str:
+    """The JAAS login configuration of a member: the quorum's account (server and learner sides)
+    and the account clients authenticate as (``masked``: passwords shown as MASKED)."""
+
+    def secret(account: Account) -> str:
+        return MASKED if masked else _quoted(account.password)
+
+    text = "// Written by zkboot on every start; edits here are lost.\n"
+    if client is not None:
+        text += f"{CLIENT_CONTEXT} {{\n    {LOGIN_MODULE} required\n    user_{client.username}={secret(client)};\n}};\n"
+    if quorum is not None:
+        text += (
+            f"{SERVER_CONTEXT} {{\n    {LOGIN_MODULE} required\n    user_{quorum.username}={secret(quorum)};\n}};\n"
+            f"{LEARNER_CONTEXT} {{\n    {LOGIN_MODULE} required\n"
+            f"    username={_quoted(quorum.username)}\n    password={secret(quorum)};\n}};\n"
+        )
+    return text
+
+
+def client_entries(require: bool) -> list[tuple[str, str]]:
+    """zoo.cfg's entries for SASL clients; ``require``: refuse sessions without SASL (3.6+)."""
+    entries = [("authProvider.sasl", SASL_PROVIDER)]
+    if require:
+        entries.append(("sessionRequireClientSASLAuth", "true"))
+    return entries
 
 
 def quorum_entries(require: bool) -> list[tuple[str, str]]:

@@ -322,6 +322,10 @@ class Settings(Group):
         on_off, env="ZK_QUORUM_SASL_REQUIRE", default="on",
         help="refuse members without SASL: off only while an ensemble is rolled to quorum SASL",
     )  # fmt: skip
+    client_sasl_dir = Option(
+        optional_abs_path, env="ZK_CLIENT_SASL_DIR", default="",
+        help="a mounted Secret with the clients' SASL account (username, password): sessions without it are refused",
+    )  # fmt: skip
     fips_mode = Option(
         choice(FIPS_MODES), env="ZK_FIPS_MODE", default="auto",
         help="ZooKeeper 3.9+'s FIPS mode (zookeeper.fips-mode), which disables DIGEST-MD5: auto "
@@ -427,6 +431,8 @@ def tls_in_use(settings: Settings) -> frozenset[str]:
         used.add("quorum_tls")
     if settings.quorum_sasl_dir:
         used.add("quorum_sasl")
+    if settings.client_sasl_dir:
+        used.add("client_sasl")
     return frozenset(used)
 
 

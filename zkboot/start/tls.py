@@ -29,6 +29,7 @@ from zkboot.errors import EnvironmentProblem
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from zkboot.client.access import Access
+    from zkboot.start.sasl import Account
     from zkboot.start.settings import Settings
 
 CERT, KEY, CA = "tls.crt", "tls.key", "ca.crt"
@@ -234,14 +235,16 @@ def _handshake(label: str, files: TlsDir) -> None:
     raise EnvironmentProblem(f"{label}: {files.cert} and {files.key}: no TLS handshake with them in memory")
 
 
-def client_access(settings: Settings) -> Access:
-    """How this pod's zkboot reaches the other members' client service (see zkboot.client.access)."""
+def client_access(settings: Settings, account: Account | None = None) -> Access:
+    """How this pod's zkboot reaches the other members' client service (see zkboot.client.access),
+    authenticated as the clients' SASL ``account`` when the server requires one."""
     from zkboot.client.access import Access
 
     secure = None
     if settings.secure_client_port is not None and settings.tls_dir:
         secure = (settings.secure_client_port, TlsDir(settings.tls_dir))
-    return Access(settings.client_port, settings.plain_loopback, secure)
+    sasl = (account.username, account.password) if account is not None else None
+    return Access(settings.client_port, settings.plain_loopback, secure, sasl)
 
 
 def read_keystores(settings: Settings, need: bool) -> tuple[dict[str, str | None], tuple[str, ...]]:
