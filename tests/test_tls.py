@@ -28,7 +28,7 @@ from kazoo.client import KazooClient  # type: ignore[import-untyped]
 from kazoo.handlers.threading import KazooTimeoutError  # type: ignore[import-untyped]
 
 from podsim.pki import make_ca, make_leaf
-from tests.conftest import ZkPaths, clean_env, four_letter, free_port, script, wait_until
+from tests.conftest import ZkPaths, clean_env, four_letter, free_port, script, stub_home, wait_until
 from zkboot.errors import EnvironmentProblem, UsageError
 from zkboot.start import tls
 from zkboot.start.settings import resolve
@@ -345,3 +345,18 @@ def socket_open(port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def test_a_zookeeper_without_pem_stores_is_refused(pki: Pki, tmp_path: Path) -> None:
+    home = stub_home(tmp_path / "zk354", "exit 0\n", ["zookeeper-3.5.4-beta.jar", "zookeeper-3.5.4.jar"])
+    environ = {**one_server(pki.secret("member")), "ZK_HOME": str(home)}
+    result = subprocess.run(
+        [script("zkGenConfig.sh")], env=clean_env(tmp_path, **environ), capture_output=True, text=True,
+        timeout=30, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"zkGenConfig.sh: error: ZK_SECURE_CLIENT_PORT: ZooKeeper 3.5.4 at {home}/bin/zkServer.sh cannot read PEM "
+        "key and trust stores; expected 3.5.5 or later (or no TLS settings)"
+    )
+    assert not (tmp_path / "conf").exists()

@@ -14,11 +14,14 @@ reads) connect on 2281 as a client holding that certificate (``Simulation.client
   another CA, or the right certificate and a wrong quorum SASL password) started while pod 2 is
   held down cannot join: the leader, the membership and the
   data stay as they were, the rogue never serves, and the real pod 2 rejoins afterwards.
+- Quorum TLS turned on in a serving ensemble by the README's three rolling restarts (port
+  unification on, quorum TLS on, port unification off) loses no write and never has two leaders.
 Every refusal is judged by what the servers did (sessions, modes, znodes), not by a log line.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import socket
@@ -40,6 +43,7 @@ from tests.e2e.conftest import (
     LeaderWatch,
     Writer,
     assert_all_members_agree,
+    healthy,
     leader,
     load,
     missing_requirements,
@@ -254,3 +258,36 @@ def test_the_overlay_is_the_one_booted() -> None:
     sts = load(SECURE)
     assert sts.env["ZK_SECURE_CLIENT_PORT"] == str(SECURE_PORT) and sts.env["ZK_QUORUM_TLS"] == "on"
     assert {secret for _, secret, _, _ in sts.secrets} == {"zk-super", SECRET, "zk-quorum-sasl", CLIENT_SASL}
+
+
+def test_quorum_tls_is_turned_on_by_three_rolling_restarts_without_losing_a_write(
+    sim: Callable[..., Simulation],
+) -> None:
+    """The README's steps, each a rolling update of the StatefulSet: port unification on, quorum TLS
+    on, port unification off; a writer and a leader watch run throughout (pods from this machine's
+    files: the image's pods are booted by the tests above)."""
+    secure = load(SECURE)
+    steps = [
+        {"ZK_QUORUM_TLS": "off"},
+        {"ZK_QUORUM_TLS": "off", "ZK_PORT_UNIFICATION": "on"},
+        {"ZK_QUORUM_TLS": "on", "ZK_PORT_UNIFICATION": "on"},
+        {"ZK_QUORUM_TLS": "on", "ZK_PORT_UNIFICATION": "off"},
+    ]
+    s = sim(dataclasses.replace(secure, env={**secure.env, **steps[0]}))
+    s.clients_over_tls(SECRET, SECURE_PORT, CLIENT_SASL)
+    wait_healthy(s)
+    took = []
+    with LeaderWatch(s) as watch, Writer(s) as writer:
+        writer.wait_for(10, 60)
+        for step in steps[1:]:
+            started = time.monotonic()
+            s.update(dataclasses.replace(secure, env={**secure.env, **step}))
+            s.wait(lambda: s.rollout_done() and healthy(s), 240, f"the roll to {step}")
+            took.append(time.monotonic() - started)
+            writer.wait_for(len(writer.acknowledged) + 10, 60)
+    assert watch.max_leaders == 1, watch.summary()
+    assert_all_members_agree(s, writer.acknowledged)
+    cfg = (s.pvc_dir(0, "datadir") / "data" / "membership" / "zoo.cfg").read_text()
+    assert "sslQuorum=true\n" in cfg and "portUnification=false\n" in cfg
+    rolls = ", ".join(f"{t:.1f}s" for t in took)
+    print(f"\nquorum TLS rolled on in 3 rolls ({rolls}): {len(writer.acknowledged)} writes, 0 lost; {watch.summary()}")
