@@ -99,6 +99,8 @@ def config_of(s: Simulation, ordinal: int) -> bytes:
         zk.close()
 
 
+# kazoo's connection thread ends in SessionClosedRequireSaslError for the client refused on purpose.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 @IMAGE_MODE
 def test_secure_overlay_keeps_every_write_through_a_leader_kill_and_a_rolling_restart(
     sim: Callable[..., Simulation],
