@@ -91,8 +91,8 @@ class Store:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
-def unmount_under(path: Path) -> None:
-    """Detach every mount at or below ``path``, deepest first."""
+def mounts_under(path: Path) -> list[str]:
+    """The mount points at or below ``path`` (this process's mount namespace)."""
     target = os.path.realpath(path)
     mounts = []
     with contextlib.suppress(OSError), open("/proc/self/mountinfo") as handle:
@@ -100,7 +100,12 @@ def unmount_under(path: Path) -> None:
             point = line.split()[4].replace("\\040", " ")
             if point == target or point.startswith(target + "/"):
                 mounts.append(point)
-    for point in sorted(mounts, key=len, reverse=True):
+    return mounts
+
+
+def unmount_under(path: Path) -> None:
+    """Detach every mount at or below ``path``, deepest first."""
+    for point in sorted(mounts_under(path), key=len, reverse=True):
         subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
 
 

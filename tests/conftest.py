@@ -314,3 +314,22 @@ def built_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltImage
         yield BuiltImage(store, standins.build(store, Path(__file__).resolve().parent.parent, work))
     finally:
         store.destroy()
+
+
+def intruder_writes(hosts: str, **arguments: object) -> bool:
+    """Whether a kazoo client made with ``arguments`` (TLS files, sasl_options...) gets a session
+    within 5 s and creates /intruder; a refused client gets no session, or loses it first."""
+    from kazoo.client import KazooClient  # type: ignore[import-untyped]
+    from kazoo.exceptions import KazooException  # type: ignore[import-untyped]
+    from kazoo.handlers.threading import KazooTimeoutError  # type: ignore[import-untyped]
+
+    client = KazooClient(hosts=hosts, timeout=5, **arguments)
+    try:
+        client.start(timeout=5)
+        client.create("/intruder", b"in")
+        return True
+    except (KazooException, KazooTimeoutError):
+        return False
+    finally:
+        client.stop()
+        client.close()

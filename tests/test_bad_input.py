@@ -95,6 +95,23 @@ CASES = [
     Case("admin-server-maybe", ("zkboot", "start", "--admin-server", "maybe"), 2, ("--admin-server='maybe'",)),
     Case("json-log-format-error", ("zkGenConfig.sh",), 2, ('"event": "error"', "ZK_REPLICAS='0'"),
          env={"ZK_REPLICAS": "0", "ZK_LOG_FORMAT": "json"}),
+    # TLS and SASL settings
+    Case("secure-port-non-numeric", ("zkboot", "start", "--secure-client-port", "tls"), 2,
+         ("--secure-client-port='tls'",)),
+    Case("secure-port-without-tls-dir", ("start-zookeeper",), 2, ("ZK_SECURE_CLIENT_PORT=2281", "ZK_TLS_DIR"),
+         env={"ZK_SECURE_CLIENT_PORT": "2281"}),
+    Case("tls-dir-relative", ("zkboot", "start", "--tls-dir", "secrets/tls"), 2, ("--tls-dir='secrets/tls'",)),
+    Case("tls-client-auth-maybe", ("zkGenConfig.sh",), 2, ("ZK_TLS_CLIENT_AUTH='maybe'",),
+         env={"ZK_REPLICAS": "1", "ZK_TLS_CLIENT_AUTH": "maybe"}),
+    Case("plain-client-port-nowhere", ("zkboot", "start", "--plain-client-port", "nowhere"), 2,
+         ("--plain-client-port='nowhere'",)),
+    Case("quorum-tls-perhaps", ("start-zookeeper",), 2, ("ZK_QUORUM_TLS='perhaps'",), env={"ZK_QUORUM_TLS": "perhaps"}),
+    Case("fips-mode-sometimes", ("zkboot", "start", "--fips-mode", "sometimes"), 2, ("--fips-mode='sometimes'",)),
+    Case("tls-dir-missing-files", ("zkboot", "start", "--secure-client-port", "2281", "--tls-dir", "{tmp}/no-tls"), 1,
+         ("--tls-dir={tmp}/no-tls", "{tmp}/no-tls/tls.crt", "cannot read")),
+    Case("quorum-sasl-dir-missing-files", ("start-zookeeper",), 1,
+         ("ZK_QUORUM_SASL_DIR={tmp}/no-sasl", "{tmp}/no-sasl/username", "cannot read"),
+         env={"ZK_QUORUM_SASL_DIR": "{tmp}/no-sasl"}),
     # zkGenConfig.sh needs ZK_REPLICAS
     Case("zkgenconfig-without-replicas", ("zkGenConfig.sh",), 2, ("ZK_REPLICAS",)),
     # the environment

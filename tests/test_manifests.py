@@ -590,32 +590,19 @@ TLS_ENV = {
     "ZK_SECURE_CLIENT_PORT": "2281", "ZK_TLS_DIR": TLS_DIR, "ZK_QUORUM_TLS": "on", "ZK_QUORUM_SASL_DIR": SASL_DIR,
     "ZK_CLIENT_SASL_DIR": CLIENT_SASL_DIR,
 }  # fmt: skip
-SASL_VOLUME = {
-    "name": "quorum-sasl",
-    "secret": {
-        "secretName": "zk-quorum-sasl",
-        "defaultMode": 0o440,
-        "items": [{"key": key, "path": key} for key in ("username", "password")],
-    },
-}
+
+
+def secret_volume(name: str, secret: str, keys: tuple[str, ...]) -> dict[str, object]:
+    """A Secret volume as the overlay declares it: the keys listed, group-readable (fsGroup 1000)."""
+    return {"name": name, "secret": {"secretName": secret, "defaultMode": 0o440,
+                                     "items": [{"key": key, "path": key} for key in keys]}}  # fmt: skip
+
+
+SASL_VOLUME = secret_volume("quorum-sasl", "zk-quorum-sasl", ("username", "password"))
 SASL_MOUNT = {"name": "quorum-sasl", "mountPath": SASL_DIR, "readOnly": True}
-CLIENT_SASL_VOLUME = {
-    "name": "client-sasl",
-    "secret": {
-        "secretName": "zk-client-sasl",
-        "defaultMode": 0o440,
-        "items": [{"key": key, "path": key} for key in ("username", "password")],
-    },
-}
+CLIENT_SASL_VOLUME = secret_volume("client-sasl", "zk-client-sasl", ("username", "password"))
 CLIENT_SASL_MOUNT = {"name": "client-sasl", "mountPath": CLIENT_SASL_DIR, "readOnly": True}
-TLS_VOLUME = {
-    "name": "tls",
-    "secret": {
-        "secretName": "zk-tls",
-        "defaultMode": 0o440,  # group-readable: fsGroup 1000
-        "items": [{"key": key, "path": key} for key in ("tls.crt", "tls.key", "ca.crt")],
-    },
-}
+TLS_VOLUME = secret_volume("tls", "zk-tls", ("tls.crt", "tls.key", "ca.crt"))
 TLS_MOUNT = {"name": "tls", "mountPath": TLS_DIR, "readOnly": True}
 TLS_PORT = {"name": "client-tls", "containerPort": 2281}
 SECRET_VOLUMES = (TLS_VOLUME, SASL_VOLUME, CLIENT_SASL_VOLUME)

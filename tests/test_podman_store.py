@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from podsim.podman import Store
+from podsim.podman import Store, mounts_under
 from podsim.runs import Record
 from tests.conftest import wait_until
 
@@ -42,7 +42,7 @@ CHILD = textwrap.dedent(
     """
     import os, signal, sys
     sys.path.insert(0, sys.argv[1])
-    from podsim.podman import Store
+    from podsim.podman import Store, mounts_under
     store = Store.create()
     store.run("import", sys.argv[2], "localhost/tiny:1")
     store.run("run", "--detach", "--network=none", "--name=left-behind", "localhost/tiny:1", "/usr/bin/sleep", "600")
@@ -51,12 +51,6 @@ CHILD = textwrap.dedent(
     os.kill(os.getpid(), signal.SIGKILL)
     """
 )
-
-
-def mounts_under(path: Path) -> list[str]:
-    prefix = os.path.realpath(path)
-    with open("/proc/self/mountinfo") as handle:
-        return [line.split()[4] for line in handle if line.split()[4].startswith(prefix + "/")]
 
 
 def test_a_killed_owners_store_is_removed_with_its_containers_and_mounts(tmp_path: Path) -> None:

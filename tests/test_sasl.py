@@ -19,10 +19,8 @@ from typing import Any
 
 import pytest
 from kazoo.client import KazooClient  # type: ignore[import-untyped]
-from kazoo.exceptions import KazooException  # type: ignore[import-untyped]
-from kazoo.handlers.threading import KazooTimeoutError  # type: ignore[import-untyped]
 
-from tests.conftest import ZkPaths, clean_env, four_letter, script, stub_home, wait_until
+from tests.conftest import ZkPaths, clean_env, four_letter, intruder_writes, script, stub_home, wait_until
 from zkboot.errors import EnvironmentProblem, UsageError
 from zkboot.start import sasl
 from zkboot.start.settings import resolve
@@ -169,20 +167,6 @@ def test_zookeeper_35_is_told_it_cannot_refuse_clients_without_sasl(tmp_path: Pa
     assert any("ZooKeeper 3.5.10 has no sessionRequireClientSASLAuth" in w for w in document["warnings"])
 
 
-def session_writes(port: int, sasl_options: dict[str, str] | None) -> bool:
-    """Whether a client with ``sasl_options`` got a session and created /intruder."""
-    client = KazooClient(hosts=f"127.0.0.1:{port}", timeout=5, sasl_options=sasl_options)
-    try:
-        client.start(timeout=5)
-        client.create("/intruder", b"in")
-        return True
-    except (KazooException, KazooTimeoutError):
-        return False
-    finally:
-        client.stop()
-        client.close()
-
-
 # kazoo's connection thread ends in SessionClosedRequireSaslError for the client refused on purpose.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 @pytest.mark.integration
@@ -195,8 +179,9 @@ def test_only_the_clients_account_gets_a_session(zk_launcher: Any, tmp_path: Pat
     zk_launcher([script("start-zookeeper"), *paths.flags()], paths, environ)
     wait_until(lambda: "Mode: standalone" in four_letter(paths.client_port, "srvr"), 60, what="the server to serve")
     right = {"mechanism": "DIGEST-MD5", "username": "app", "password": "app-pw"}
-    assert not session_writes(paths.client_port, None), "a client without SASL wrote"
-    assert not session_writes(paths.client_port, {**right, "password": "wrong"}), "a wrong password wrote"
+    hosts = f"127.0.0.1:{paths.client_port}"
+    assert not intruder_writes(hosts), "a client without SASL wrote"
+    assert not intruder_writes(hosts, sasl_options={**right, "password": "wrong"}), "a wrong password wrote"
     good = KazooClient(hosts=f"127.0.0.1:{paths.client_port}", timeout=10, sasl_options=right)
     good.start(timeout=20)
     try:

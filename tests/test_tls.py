@@ -25,10 +25,18 @@ from typing import Any
 
 import pytest
 from kazoo.client import KazooClient  # type: ignore[import-untyped]
-from kazoo.handlers.threading import KazooTimeoutError  # type: ignore[import-untyped]
 
 from podsim.pki import make_ca, make_leaf
-from tests.conftest import ZkPaths, clean_env, four_letter, free_port, script, stub_home, wait_until
+from tests.conftest import (
+    ZkPaths,
+    clean_env,
+    four_letter,
+    free_port,
+    intruder_writes,
+    script,
+    stub_home,
+    wait_until,
+)  # fmt: skip
 from zkboot.errors import EnvironmentProblem, UsageError
 from zkboot.start import tls
 from zkboot.start.settings import resolve
@@ -270,24 +278,10 @@ def test_a_start_with_a_bad_secret_writes_nothing(pki: Pki, tmp_path: Path) -> N
 # --- a real server: who gets in ---------------------------------------------------------------------
 
 
-def kazoo(port: int, secret: Path | None, ca: Path) -> KazooClient:
-    files = {} if secret is None else {"certfile": str(secret / "tls.crt"), "keyfile": str(secret / "tls.key")}
-    return KazooClient(hosts=f"127.0.0.1:{port}", use_ssl=True, ca=str(ca), verify_certs=True, timeout=5, **files)
-
-
 def tries_to_write(port: int, secret: Path | None, ca: Path) -> bool:
-    """Whether this client got a session and wrote /intruder (refused: no session within 5 s)."""
-    client = kazoo(port, secret, ca)
-    try:
-        client.start(timeout=5)
-    except KazooTimeoutError:
-        return False
-    try:
-        client.create("/intruder", b"in")
-        return True
-    finally:
-        client.stop()
-        client.close()
+    """Whether a client holding ``secret``'s certificate (None: none) and trusting ``ca`` wrote."""
+    files = {} if secret is None else {"certfile": str(secret / "tls.crt"), "keyfile": str(secret / "tls.key")}
+    return intruder_writes(f"127.0.0.1:{port}", use_ssl=True, ca=str(ca), verify_certs=True, **files)
 
 
 @pytest.mark.integration
@@ -308,7 +302,10 @@ def test_only_a_client_with_the_ensembles_certificate_gets_in(
 
     assert not tries_to_write(secure, None, pki.ca), "a client without a certificate got a session"
     assert not tries_to_write(secure, stranger, stranger / "ca.crt"), "another CA's certificate got a session"
-    good = kazoo(secure, client, pki.ca)
+    good = KazooClient(
+        hosts=f"127.0.0.1:{secure}", use_ssl=True, ca=str(pki.ca), verify_certs=True, timeout=5,
+        certfile=str(client / "tls.crt"), keyfile=str(client / "tls.key"),
+    )  # fmt: skip
     good.start(timeout=20)
     try:
         assert not good.exists("/intruder"), "a refused client wrote after all"

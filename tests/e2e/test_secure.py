@@ -32,11 +32,10 @@ from pathlib import Path
 
 import pytest
 from kazoo.client import KazooClient  # type: ignore[import-untyped]
-from kazoo.exceptions import KazooException  # type: ignore[import-untyped]
-from kazoo.handlers.threading import KazooTimeoutError  # type: ignore[import-untyped]
 
 from podsim.cluster import Simulation
 from podsim.pki import make_ca, make_leaf
+from tests.conftest import intruder_writes
 from tests.e2e.conftest import (
     IMAGE_MODE,
     REPO,
@@ -62,20 +61,6 @@ def boot(sim: Callable[..., Simulation]) -> Simulation:
     s.clients_over_tls(SECRET, SECURE_PORT, CLIENT_SASL)
     wait_healthy(s)
     return s
-
-
-def writes(s: Simulation, arguments: dict[str, object]) -> bool:
-    """Whether a client with these kazoo ``arguments`` got a session and created /intruder."""
-    client = KazooClient(hosts=f"{s.address(0)}:{SECURE_PORT}", timeout=5, **arguments)
-    try:
-        client.start(timeout=5)
-        client.create("/intruder", b"in")
-        return True
-    except (KazooException, KazooTimeoutError):
-        return False
-    finally:
-        client.stop()
-        client.close()
 
 
 def exists(s: Simulation, path: str) -> bool:
@@ -116,7 +101,7 @@ def test_secure_overlay_keeps_every_write_through_a_leader_kill_and_a_rolling_re
         ("without SASL", {k: v for k, v in s.kazoo_args().items() if k != "sasl_options"}),
         ("with a wrong SASL password", {**s.kazoo_args(), "sasl_options": {**s.client_sasl, "password": "wrong"}}),
     ):
-        assert not writes(s, arguments), f"a client {name} wrote"
+        assert not intruder_writes(f"{s.address(0)}:{SECURE_PORT}", **arguments), f"a client {name} wrote"
     assert config_of(s, 0) and not exists(s, "/intruder")
 
     # zkboot status in a pod reaches the other members on their secure port with the pod's certificate.

@@ -124,7 +124,7 @@ def zoo_cfg(
         "whitelist": whitelist(settings),
         "identity": identity,
         "dynamic": dynamic_file,
-        "tls": security_entries(settings, client_sasl_enforced(installation)),
+        "security": security_entries(settings, client_sasl_enforced(installation)),
     }
     template = _ENV.get_template("zoo.cfg.j2")
     path = str(Path(dynamic_file).parent / "zoo.cfg") if dynamic_file else str(Path(settings.conf_dir) / "zoo.cfg")

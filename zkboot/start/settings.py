@@ -395,7 +395,7 @@ def _relations(settings: Settings) -> list[str]:
             f"{settings.label('max_session_timeout')}={settings.max_session_timeout}: "
             f"expected at most {JAVA_INT_MAX} (lower the tick time or set it explicitly)"
         )
-    problems += managed_key_problems(settings.extra, settings.label("extra"), setting_label, tls_in_use(settings))
+    problems += managed_key_problems(settings.extra, settings.label("extra"), setting_label, security_in_use(settings))
     if settings.secure_client_port is not None and not settings.tls_dir:
         problems.append(
             f"{settings.label('secure_client_port')}={settings.secure_client_port} needs {settings.label('tls_dir')}: "
@@ -420,7 +420,7 @@ def _relations(settings: Settings) -> list[str]:
     return problems
 
 
-def tls_in_use(settings: Settings) -> frozenset[str]:
+def security_in_use(settings: Settings) -> frozenset[str]:
     """The TLS and SASL settings in effect, whose zoo.cfg keys zkboot then writes itself."""
     used = set()
     if settings.secure_client_port is not None:

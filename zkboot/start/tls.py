@@ -17,8 +17,6 @@ an encrypted key refused (a Secret holds no passphrase for it).
 
 from __future__ import annotations
 
-import base64
-import calendar
 import re
 import time
 from dataclasses import dataclass
@@ -106,6 +104,8 @@ def _oid(dotted: str) -> bytes:
 
 
 def _time(tag: int, value: bytes) -> float:
+    import calendar  # here: a start without TLS does not pay for it
+
     text = value.decode("ascii").rstrip("Z")
     if tag == 0x17:  # UTCTime: two-digit years, 1950-2049
         year = int(text[:2])
@@ -141,12 +141,16 @@ def pkcs8(kind: str, der: bytes) -> bytes:
 
 
 def _pem(kind: str, der: bytes) -> str:
+    import base64
+
     body = base64.b64encode(der).decode("ascii")
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
     return f"-----BEGIN {kind}-----\n" + "\n".join(lines) + f"\n-----END {kind}-----\n"
 
 
 def _blocks(text: str) -> list[tuple[str, bytes]]:
+    import base64
+
     found = []
     for match in PEM_BLOCK.finditer(text):
         try:
