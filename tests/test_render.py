@@ -328,3 +328,38 @@ def test_cli_render_json(tmp_path: Path) -> None:
     assert by_name["zoo.cfg"]["path"] == f"{tmp_path}/conf/zoo.cfg"
     assert "autopurge.purgeInterval=12\n" in by_name["zoo.cfg"]["content"]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("servers", "warning"),
+    [
+        (1, None),
+        (
+            2,
+            "--servers=2: a quorum of 2 of 2 members tolerates no failure, as 1 would; expected an odd number of "
+            "servers",
+        ),
+        (3, None),
+        (
+            4,
+            "--servers=4: a quorum of 3 of 4 members tolerates 1 failure, as 3 would; expected an odd number of "
+            "servers",
+        ),
+        (5, None),
+    ],
+)
+def test_an_even_ensemble_is_warned_about_once(servers: int, warning: str | None) -> None:
+    """Seed 004 installs two servers: they run, and zkboot says once that two tolerate no failure."""
+    done = subprocess.run(
+        [script("zkboot"), "render", f"--servers={servers}", "--hostname=zk-0.zk-hs.default.svc.cluster.local"],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if "tolerates" in line]
+    assert warnings == (
+        [] if warning is None else [f"zkboot: warning: {warning} ({servers + 1} tolerate {servers // 2})"]
+    )

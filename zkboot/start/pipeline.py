@@ -155,7 +155,8 @@ def plan(
         path = Path(settings.data_dir) / membership.STATE_DIR / membership.INITIAL_NAME
         initial = (str(path), membership.dynamic_text(first, tls.client_access(settings).listen))
     rendered = render.render(settings, who, jvmflags, found, password, initial, keystores, account, client_account)
-    warnings = (*notes, *tls_notes, *sasl_notes, *client_notes, *cfgkeys.warnings(settings.extra, setting_label))
+    warnings = (*size_notes(settings), *notes, *tls_notes, *sasl_notes, *client_notes,
+                *cfgkeys.warnings(settings.extra, setting_label))  # fmt: skip
     peer_timeout = ProbeOptions.resolve({}, environ).timeout
     return Plan(settings, who, found, chosen_heap, jvmflags, rendered, warnings, peer_timeout, password, client_account)
 
@@ -191,6 +192,22 @@ def read_password(settings: Settings, need: bool) -> tuple[str | None, tuple[str
     if not password:
         raise EnvironmentProblem(f"{settings.label('super_password_file')}={name} is empty; expected the password")
     return password, ()
+
+
+def size_notes(settings: Settings) -> tuple[str, ...]:
+    """A warning for an even ensemble: a quorum is a strict majority, so 2 members tolerate no
+    failure (as 1 does) and 4 tolerate one (as 3 do).  A warning, not an error: 2 is what some
+    deployments ask for (a Helm ``servers=2``), and it runs."""
+    servers = settings.servers
+    if servers < 2 or servers % 2:
+        return ()
+    tolerated = (servers - 1) // 2
+    failures = "no failure" if tolerated == 0 else f"{tolerated} failure{'s' if tolerated > 1 else ''}"
+    return (
+        f"{settings.label('servers')}={servers}: a quorum of {servers // 2 + 1} of {servers} members tolerates "
+        f"{failures}, as {servers - 1} would; expected an odd number of servers ({servers + 1} tolerate "
+        f"{tolerated + 1})",
+    )
 
 
 def check(p: Plan) -> frozenset[str]:

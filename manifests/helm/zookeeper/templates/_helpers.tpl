@@ -1,0 +1,322 @@
+{{/*
+Names as the incubator/zookeeper chart (and Bitnami's) gave them for the same release, so that
+connection strings keep working: <release>-zookeeper (the release name alone when it already holds
+the chart's name), its -headless Service, pods <fullname>-<i>.
+*/}}
+{{- define "zk.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "zk.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "zk.headless" -}}
+{{- printf "%s-headless" (include "zk.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* What selects the ensemble's pods (immutable in a StatefulSet: never add to it). */}}
+{{- define "zk.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "zk.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: ensemble
+{{- end -}}
+
+{{/* Every object's labels: the selector's, the chart's, and the old chart's app/release, which
+`kubectl get all -l app=zookeeper` in the old charts' notes relies on. */}}
+{{- define "zk.labels" -}}
+{{ include "zk.selectorLabels" . }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app: {{ include "zk.name" . }}
+release: {{ .Release.Name }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+The values in effect, as YAML: every old key given copied onto the key that replaced it (the old
+key wins: it is what the user wrote), and every old key whose feature zkboot does not carry refused
+with one line saying what replaced it. Each template reads them once:
+  {{- $zk := include "zk.values" . | fromYaml }}
+*/}}
+{{- define "zk.values" -}}
+{{- $v := .Values | toYaml | fromYaml -}}
+{{- /* (old key, the key that replaced it) */ -}}
+{{- $aliases := list
+  (list "servers" "replicaCount")
+  (list "heap" "heapSize")
+  (list "tickTimeMs" "tickTime")
+  (list "initTicks" "initLimit")
+  (list "syncTicks" "syncLimit")
+  (list "clientCnxns" "maxClientCnxns")
+  (list "snapRetain" "autopurge.snapRetainCount")
+  (list "purgeHours" "autopurge.purgeInterval")
+  (list "clientPort" "containerPorts.client")
+  (list "clientPort" "service.ports.client")
+  (list "serverPort" "containerPorts.follower")
+  (list "leaderElectionPort" "containerPorts.election")
+  (list "ports.client.containerPort" "containerPorts.client")
+  (list "ports.server.containerPort" "containerPorts.follower")
+  (list "ports.election.containerPort" "containerPorts.election")
+  (list "service.ports.client.port" "service.ports.client")
+  (list "service.port" "service.ports.client")
+  (list "minAvailable" "pdb.minAvailable")
+  (list "podDisruptionBudget.minAvailable" "pdb.minAvailable")
+  (list "podDisruptionBudget.maxUnavailable" "pdb.maxUnavailable")
+  (list "storage" "persistence.size")
+  (list "storageClass" "persistence.storageClass")
+  (list "antiAffinity" "podAntiAffinityPreset")
+  (list "imagePullPolicy" "image.pullPolicy")
+  (list "headless.annotations" "service.headless.annotations")
+  (list "probeInitialDelaySeconds" "livenessProbe.initialDelaySeconds")
+  (list "probeInitialDelaySeconds" "readinessProbe.initialDelaySeconds")
+  (list "probeTimeoutSeconds" "livenessProbe.timeoutSeconds")
+  (list "probeTimeoutSeconds" "readinessProbe.timeoutSeconds")
+  (list "security.runAsUser" "podSecurityContext.runAsUser")
+  (list "security.fsGroup" "podSecurityContext.fsGroup")
+  (list "securityContext.runAsUser" "podSecurityContext.runAsUser")
+  (list "securityContext.runAsGroup" "podSecurityContext.runAsGroup")
+  (list "securityContext.fsGroup" "podSecurityContext.fsGroup")
+  (list "global.defaultStorageClass" "persistence.storageClass")
+  (list "global.storageClass" "persistence.storageClass")
+-}}
+{{- /* (old key, when it is refused: true = set to true, set = set and not empty, what replaced it) */ -}}
+{{- $refused := list
+  (list "command" "set" "the container runs `zkboot start`, which writes zoo.cfg from these values; remove it")
+  (list "secrets" "set" "mount Secrets with extraVolumes and extraVolumeMounts; TLS and SASL Secrets go in tls.* and sasl.*")
+  (list "exporters.jmx.enabled" "true" "no exporter sidecar: ZooKeeper serves Prometheus metrics itself (configuration.metricsProvider.className: org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider), and `zkboot metrics --format prometheus` prints them")
+  (list "exporters.zookeeper.enabled" "true" "no exporter sidecar: ZooKeeper serves Prometheus metrics itself (configuration.metricsProvider.className: org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider), and `zkboot metrics --format prometheus` prints them")
+  (list "prometheus.serviceMonitor.enabled" "true" "no ServiceMonitor: point one of your own at ZooKeeper's metrics provider (see configuration)")
+  (list "metrics.enabled" "true" "no exporter: ZooKeeper serves Prometheus metrics itself (configuration.metricsProvider.className: org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider)")
+  (list "metrics.serviceMonitor.enabled" "true" "no ServiceMonitor: point one of your own at ZooKeeper's metrics provider (see configuration)")
+  (list "jobs.chroots.enabled" "true" "no chroot Job: create the chroots from your application or a Job of your own")
+  (list "auth.enabled" "true" "client SASL is sasl.client.enabled with sasl.client.existingSecret (username, password)")
+  (list "auth.client.enabled" "true" "client SASL is sasl.client.enabled with sasl.client.existingSecret (username, password)")
+  (list "auth.quorum.enabled" "true" "quorum SASL is sasl.quorum.enabled with sasl.quorum.existingSecret (username, password)")
+  (list "tls.client.autoGenerated" "true" "zkboot makes no certificates: give tls.client.existingSecret (tls.crt, tls.key, ca.crt, e.g. from cert-manager)")
+  (list "tls.quorum.autoGenerated" "true" "zkboot makes no certificates: give tls.quorum.existingSecret (tls.crt, tls.key, ca.crt, e.g. from cert-manager)")
+  (list "tls.client.keystorePath" "set" "zkboot reads PEM files (tls.crt, tls.key, ca.crt) from tls.client.existingSecret and writes the key store itself")
+  (list "tls.client.truststorePath" "set" "zkboot reads PEM files (tls.crt, tls.key, ca.crt) from tls.client.existingSecret and writes the key store itself")
+  (list "tls.client.passwordsSecretName" "set" "zkboot's key stores are PEM files without passwords")
+  (list "tls.client.keystorePassword" "set" "zkboot's key stores are PEM files without passwords")
+  (list "tls.client.truststorePassword" "set" "zkboot's key stores are PEM files without passwords")
+  (list "tls.quorum.keystorePath" "set" "zkboot reads PEM files (tls.crt, tls.key, ca.crt) from tls.quorum.existingSecret and writes the key store itself")
+  (list "tls.quorum.truststorePath" "set" "zkboot reads PEM files (tls.crt, tls.key, ca.crt) from tls.quorum.existingSecret and writes the key store itself")
+  (list "tls.quorum.passwordsSecretName" "set" "zkboot's key stores are PEM files without passwords")
+  (list "tls.quorum.keystorePassword" "set" "zkboot's key stores are PEM files without passwords")
+  (list "tls.quorum.truststorePassword" "set" "zkboot's key stores are PEM files without passwords")
+  (list "persistence.existingClaim" "set" "each member needs a claim of its own: set persistence.claimName so that the PVCs <claimName>-<fullname>-<ordinal> are reused")
+  (list "persistence.dataLogDir.existingClaim" "set" "each member needs a claim of its own: the transaction log lives on persistence.claimName's volume (dataLogDir)")
+  (list "resourcesPreset" "set" "give resources (requests and a memory limit: heapSize auto is half of it)")
+  (list "zooServers" "set" "zkboot writes the server list from the pods' names (replicaCount members)")
+  (list "customLivenessProbe" "set" "zkboot's probes stay (they tell the truth about the server); tune livenessProbe.*")
+  (list "customReadinessProbe" "set" "zkboot's probes stay (they tell the truth about the server); tune readinessProbe.*")
+  (list "customStartupProbe" "set" "zkboot's probes stay (they tell the truth about the server); tune startupProbe.*")
+  (list "volumePermissions.enabled" "true" "no init container: podSecurityContext.fsGroup makes the volumes writable")
+  (list "diagnosticMode.enabled" "true" "no diagnostic mode: `zkboot render` shows what a pod would get, `zkboot status` how the ensemble is")
+  (list "rollingUpdatePartition" "set" "use updateStrategy.rollingUpdate.partition")
+-}}
+{{- range $rule := $refused -}}
+{{- $node := $v -}}{{- $found := true -}}
+{{- range $part := splitList "." (index $rule 0) -}}
+{{- if and $found (kindIs "map" $node) (hasKey $node $part) -}}{{- $node = index $node $part -}}{{- else -}}{{- $found = false -}}{{- end -}}
+{{- end -}}
+{{- if $found -}}
+{{- if or (and (eq (index $rule 1) "true") (eq (toString $node) "true")) (and (eq (index $rule 1) "set") (not (empty $node))) -}}
+{{- fail (printf "values: %s=%s is not supported here: %s" (index $rule 0) (toJson $node) (index $rule 2)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if kindIs "string" $v.configuration -}}
+{{- fail "values: configuration is a map of zoo.cfg keys here (zkboot writes zoo.cfg, checking each key), not a whole zoo.cfg text" -}}
+{{- end -}}
+{{- if eq (toString (dig "service" "headless" "publishNotReadyAddresses" true $v)) "false" -}}
+{{- fail "values: service.headless.publishNotReadyAddresses=false is not supported here: members must resolve each other before any of them is Ready" -}}
+{{- end -}}
+{{- if eq (toString (dig "service" "publishNotReadyAddresses" true $v)) "false" -}}
+{{- fail "values: service.publishNotReadyAddresses=false is not supported here: members must resolve each other before any of them is Ready" -}}
+{{- end -}}
+{{- if has (base $v.image.repository) (list "zookeeper" "k8szk" "kubernetes-zookeeper") -}}
+{{- fail (printf "values: image.repository=%s has no zkboot: the chart runs zkboot's image (image.repository zkboot, or your mirror of it)" $v.image.repository) -}}
+{{- end -}}
+{{- if and (eq (toString (dig "security" "enabled" true $v)) "false") (hasKey $v "security") -}}
+{{- fail "values: security.enabled=false is not supported here: the pod runs as a non-root user (podSecurityContext); set podSecurityContext.runAsUser and fsGroup instead" -}}
+{{- end -}}
+{{- $eff := deepCopy $v -}}
+{{- range $pair := $aliases -}}
+{{- $node := $v -}}{{- $found := true -}}
+{{- range $part := splitList "." (index $pair 0) -}}
+{{- if and $found (kindIs "map" $node) (hasKey $node $part) -}}{{- $node = index $node $part -}}{{- else -}}{{- $found = false -}}{{- end -}}
+{{- end -}}
+{{- if and $found (not (kindIs "invalid" $node)) (ne (toString $node) "") -}}
+{{- $path := splitList "." (index $pair 1) -}}
+{{- $target := $eff -}}
+{{- range $part := initial $path -}}
+{{- if not (kindIs "map" (index $target $part)) -}}{{- $_ := set $target $part dict -}}{{- end -}}
+{{- $target = index $target $part -}}
+{{- end -}}
+{{- $_ := set $target (last $path) $node -}}
+{{- end -}}
+{{- end -}}
+{{- /* Shapes that changed: incubator 2.x's accessMode (one), Bitnami's old updateStrategy (a string),
+incubator 2.x's service.ports.client (a map). */ -}}
+{{- with $v.persistence.accessMode -}}{{- $_ := set $eff.persistence "accessModes" (list .) -}}{{- end -}}
+{{- if kindIs "string" $v.updateStrategy -}}{{- $_ := set $eff "updateStrategy" (dict "type" $v.updateStrategy) -}}{{- end -}}
+{{- if kindIs "map" $eff.service.ports.client -}}{{- $_ := set $eff.service.ports "client" $eff.containerPorts.client -}}{{- end -}}
+{{- toYaml $eff -}}
+{{- end -}}
+
+{{/* A value as an environment variable's text: integral numbers without exponent or decimals. */}}
+{{- define "zk.str" -}}
+{{- if or (kindIs "float64" .) (kindIs "int64" .) (kindIs "int" .) -}}
+{{- if eq (float64 .) (float64 (int64 .)) -}}{{- printf "%d" (int64 .) -}}{{- else -}}{{- . -}}{{- end -}}
+{{- else -}}
+{{- toString . -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Where the Secrets are mounted (zkboot reads them at start). */}}
+{{- define "zk.secretDirs" -}}
+super: /opt/zookeeper/secrets/super
+tls: /opt/zookeeper/secrets/tls
+quorum-tls: /opt/zookeeper/secrets/quorum-tls
+quorum-sasl: /opt/zookeeper/secrets/quorum-sasl
+client-sasl: /opt/zookeeper/secrets/client-sasl
+{{- end -}}
+
+{{/*
+The container's environment, as a map: zkboot's ZK_* variables from the values in effect, then the
+`env` map over them (the official image's ZOO_* names turned into zkboot's, zkServer.sh's JMX* ones
+as they are). Takes (list $ $zk).
+*/}}
+{{- define "zk.env" -}}
+{{- $root := index . 0 -}}{{- $zk := index . 1 -}}
+{{- $dirs := include "zk.secretDirs" $root | fromYaml -}}
+{{- $mount := trimSuffix "/" $zk.persistence.mountPath -}}
+{{- $env := dict
+  "ZK_REPLICAS" (include "zk.str" $zk.replicaCount)
+  "ZK_MEMBERSHIP" $zk.membership
+  "ZK_TICK_TIME" (include "zk.str" $zk.tickTime)
+  "ZK_INIT_LIMIT" (include "zk.str" $zk.initLimit)
+  "ZK_SYNC_LIMIT" (include "zk.str" $zk.syncLimit)
+  "ZK_MAX_CLIENT_CNXNS" (include "zk.str" $zk.maxClientCnxns)
+  "ZK_SNAP_RETAIN_COUNT" (include "zk.str" $zk.autopurge.snapRetainCount)
+  "ZK_PURGE_INTERVAL" (include "zk.str" $zk.autopurge.purgeInterval)
+  "ZK_LOG_LEVEL" (upper (toString $zk.logLevel))
+  "ZK_MYID_OFFSET" (include "zk.str" $zk.minServerId)
+  "ZK_CLIENT_PORT" (include "zk.str" $zk.containerPorts.client)
+  "ZK_SERVER_PORT" (include "zk.str" $zk.containerPorts.follower)
+  "ZK_ELECTION_PORT" (include "zk.str" $zk.containerPorts.election)
+  "ZK_DATA_DIR" (default (printf "%s/data" $mount) $zk.dataDir)
+  "ZK_DATA_LOG_DIR" (default (printf "%s/log" $mount) $zk.dataLogDir)
+  "ZK_LOG_FORMAT" "text"
+-}}
+{{- $heap := $zk.heapSize -}}
+{{- $_ := set $env "ZK_HEAP_SIZE" (ternary (printf "%sM" (include "zk.str" $heap)) (toString $heap) (not (kindIs "string" $heap))) -}}
+{{- if eq $zk.membership "dynamic" -}}{{- $_ := set $env "ZK_SUPER_PASSWORD_FILE" (printf "%s/password" $dirs.super) -}}{{- end -}}
+{{- if not (kindIs "invalid" $zk.minSessionTimeout) -}}{{- $_ := set $env "ZK_MIN_SESSION_TIMEOUT" (include "zk.str" $zk.minSessionTimeout) -}}{{- end -}}
+{{- if not (kindIs "invalid" $zk.maxSessionTimeout) -}}{{- $_ := set $env "ZK_MAX_SESSION_TIMEOUT" (include "zk.str" $zk.maxSessionTimeout) -}}{{- end -}}
+{{- with $zk.fourlwCommandsWhitelist -}}{{- $_ := set $env "ZK_4LW_WHITELIST" (. | replace " " "") -}}{{- end -}}
+{{- with $zk.jvmFlags -}}{{- $_ := set $env "JVMFLAGS" . -}}{{- end -}}
+{{- if $zk.tls.client.enabled -}}
+{{- $_ := set $env "ZK_SECURE_CLIENT_PORT" (include "zk.str" $zk.containerPorts.tls) -}}
+{{- $_ := set $env "ZK_TLS_DIR" $dirs.tls -}}
+{{- $_ := set $env "ZK_TLS_CLIENT_AUTH" $zk.tls.client.clientAuth -}}
+{{- end -}}
+{{- if $zk.tls.quorum.enabled -}}
+{{- $_ := set $env "ZK_QUORUM_TLS" "on" -}}
+{{- if $zk.tls.quorum.existingSecret -}}{{- $_ := set $env "ZK_QUORUM_TLS_DIR" (index $dirs "quorum-tls") -}}
+{{- else if not $zk.tls.client.enabled -}}{{- $_ := set $env "ZK_TLS_DIR" $dirs.tls -}}{{- end -}}
+{{- end -}}
+{{- if $zk.sasl.quorum.enabled -}}{{- $_ := set $env "ZK_QUORUM_SASL_DIR" (index $dirs "quorum-sasl") -}}{{- end -}}
+{{- if $zk.sasl.client.enabled -}}{{- $_ := set $env "ZK_CLIENT_SASL_DIR" (index $dirs "client-sasl") -}}{{- end -}}
+{{- /* zoo.cfg keys with no ZK_* variable of their own, through ZK_CFG_EXTRA. */ -}}
+{{- $extra := dict -}}
+{{- range $key, $value := $zk.configuration -}}{{- $_ := set $extra $key (include "zk.str" $value) -}}{{- end -}}
+{{- if $zk.listenOnAllIPs -}}{{- $_ := set $extra "quorumListenOnAllIPs" "true" -}}{{- end -}}
+{{- if not (kindIs "invalid" $zk.preAllocSize) -}}{{- $_ := set $extra "preAllocSize" (include "zk.str" $zk.preAllocSize) -}}{{- end -}}
+{{- if not (kindIs "invalid" $zk.snapCount) -}}{{- $_ := set $extra "snapCount" (include "zk.str" $zk.snapCount) -}}{{- end -}}
+{{- /* The official image's variables that zkboot stands in for. */ -}}
+{{- $zoo := dict
+  "ZOO_PORT" "ZK_CLIENT_PORT" "ZOO_TICK_TIME" "ZK_TICK_TIME" "ZOO_INIT_LIMIT" "ZK_INIT_LIMIT"
+  "ZOO_SYNC_LIMIT" "ZK_SYNC_LIMIT" "ZOO_MAX_CLIENT_CNXNS" "ZK_MAX_CLIENT_CNXNS"
+  "ZOO_AUTOPURGE_PURGEINTERVAL" "ZK_PURGE_INTERVAL" "ZOO_AUTOPURGE_SNAPRETAINCOUNT" "ZK_SNAP_RETAIN_COUNT"
+  "ZOO_4LW_COMMANDS_WHITELIST" "ZK_4LW_WHITELIST" "ZOO_DATA_DIR" "ZK_DATA_DIR" "ZOO_DATA_LOG_DIR" "ZK_DATA_LOG_DIR"
+  "ZOO_MAX_SESSION_TIMEOUT" "ZK_MAX_SESSION_TIMEOUT" "ZOO_LOG_LEVEL" "ZK_LOG_LEVEL"
+-}}
+{{- range $name, $raw := $zk.env -}}
+{{- $value := include "zk.str" $raw -}}
+{{- if hasKey $zoo $name -}}
+{{- $_ := set $env (index $zoo $name) $value -}}
+{{- else if eq $name "ZK_QUORUM_LISTEN_ALL_IP" -}}
+{{- if eq $value "true" -}}{{- $_ := set $extra "quorumListenOnAllIPs" "true" -}}{{- end -}}
+{{- else if eq $name "ZOO_STANDALONE_ENABLED" -}}
+{{- if eq $value "true" -}}{{- fail "values: env.ZOO_STANDALONE_ENABLED=true is not supported here: zkboot runs a member of an ensemble of replicaCount members, never standalone (replicaCount 1 is standalone)" -}}{{- end -}}
+{{- else if has $name (list "ZOO_SERVERS" "ZOO_MY_ID") -}}
+{{- fail (printf "values: env.%s is not supported here: zkboot derives the server list and myid from the pods' names (replicaCount, minServerId)" $name) -}}
+{{- else if eq $name "ZK_CFG_EXTRA" -}}
+{{- range $item := regexSplit "[;\n]" $value -1 -}}{{- if contains "=" $item -}}{{- $kv := splitn "=" 2 $item -}}{{- $_ := set $extra (trim $kv._0) (trim $kv._1) -}}{{- end -}}{{- end -}}
+{{- else -}}
+{{- $_ := set $env $name $value -}}
+{{- end -}}
+{{- end -}}
+{{- if $extra -}}
+{{- $pairs := list -}}
+{{- range $key := keys $extra | sortAlpha -}}{{- $pairs = append $pairs (printf "%s=%s" $key (index $extra $key)) -}}{{- end -}}
+{{- $_ := set $env "ZK_CFG_EXTRA" (join ";" $pairs) -}}
+{{- end -}}
+{{- toYaml $env -}}
+{{- end -}}
+
+{{/* The image: registry/repository:tag (tag default: the chart's appVersion). */}}
+{{- define "zk.image" -}}
+{{- $zk := index . 1 -}}{{- $root := index . 0 -}}
+{{- $registry := $zk.image.registry | default (dig "imageRegistry" "" ($zk.global | default dict)) -}}
+{{- $ref := printf "%s:%s" $zk.image.repository ($zk.image.tag | default $root.Chart.AppVersion | toString) -}}
+{{- if $registry -}}{{- printf "%s/%s" (trimSuffix "/" $registry) $ref -}}{{- else -}}{{- $ref -}}{{- end -}}
+{{- end -}}
+
+{{/* The Secret volumes zkboot reads at start, each key listed, group-readable (0440: the server's
+group is fsGroup). Takes (list $ $zk). */}}
+{{- define "zk.secretVolumes" -}}
+{{- $root := index . 0 -}}{{- $zk := index . 1 -}}
+{{- $volumes := list -}}
+{{- if eq $zk.membership "dynamic" -}}
+{{- $volumes = append $volumes (list "super" ($zk.superPasswordSecret | default (printf "%s-super" (include "zk.fullname" $root))) (list "password")) -}}
+{{- end -}}
+{{- if or $zk.tls.client.enabled (and $zk.tls.quorum.enabled (not $zk.tls.quorum.existingSecret)) -}}
+{{- $volumes = append $volumes (list "tls" $zk.tls.client.existingSecret (list "tls.crt" "tls.key" "ca.crt")) -}}
+{{- end -}}
+{{- if and $zk.tls.quorum.enabled $zk.tls.quorum.existingSecret -}}
+{{- $volumes = append $volumes (list "quorum-tls" $zk.tls.quorum.existingSecret (list "tls.crt" "tls.key" "ca.crt")) -}}
+{{- end -}}
+{{- if $zk.sasl.quorum.enabled -}}
+{{- $volumes = append $volumes (list "quorum-sasl" $zk.sasl.quorum.existingSecret (list "username" "password")) -}}
+{{- end -}}
+{{- if $zk.sasl.client.enabled -}}
+{{- $volumes = append $volumes (list "client-sasl" $zk.sasl.client.existingSecret (list "username" "password")) -}}
+{{- end -}}
+{{- range $volumes }}
+- name: {{ index . 0 }}
+  secret:
+    secretName: {{ index . 1 }}
+    defaultMode: 288  # 0440
+    items:
+      {{- range $key := index . 2 }}
+      - key: {{ $key }}
+        path: {{ $key }}
+      {{- end }}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,75 @@
+"""The Helm chart's StatefulSets booted in podsim: the defaults (3 members) and seed 004's
+``--set resources.requests.memory=200Mi,servers=2``; a write through one pod read through another,
+and the chart's `helm test` command run as its pod would run it.  Two servers boot, and each
+member's zkboot warns once that two members tolerate no failure.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+
+import pytest
+from kazoo.client import KazooClient  # type: ignore[import-untyped]
+
+from podsim.cluster import Simulation
+from podsim.manifest import from_documents
+from tests.e2e.conftest import log_text, missing_requirements, wait_healthy
+from tests.helm import template
+from tests.test_manifests import only
+
+REQUIRED = missing_requirements()
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(REQUIRED is not None, reason=str(REQUIRED))]
+
+TWO_MEMBERS = "a quorum of 2 of 2 members tolerates no failure"
+
+
+def write_then_read(sim: Simulation, writer: int, reader: int) -> bytes:
+    """Create a znode through pod ``writer``; its value as pod ``reader`` serves it (after a sync)."""
+    path = f"/helm/written-through-{writer}"
+    with_client = KazooClient(hosts=f"{sim.address(writer)}:2181", timeout=10.0)
+    with_client.start(timeout=30)
+    try:
+        with_client.create(path, f"through pod {writer}".encode(), makepath=True)
+    finally:
+        with_client.stop()
+        with_client.close()
+    reading = KazooClient(hosts=f"{sim.address(reader)}:2181", timeout=10.0)
+    reading.start(timeout=30)
+    try:
+        reading.sync(path)
+        value: bytes = reading.get(path)[0]
+        return value
+    finally:
+        reading.stop()
+        reading.close()
+
+
+def helm_test(sim: Simulation, case: str, ordinal: int) -> subprocess.CompletedProcess[str]:
+    """The chart's test pod's command and environment, run in pod ``ordinal``'s namespaces."""
+    pod = only(template(case), "Pod")
+    (ctr,) = pod["spec"]["containers"]
+    env = {**sim.pods[ordinal].env, **{e["name"]: e["value"] for e in ctr["env"]}}
+    argv = sim.pods[ordinal].exec_argv(ctr["command"])
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30, check=False)
+
+
+@pytest.mark.parametrize(("case", "replicas"), [("defaults", 3), ("seed-004", 2)])
+def test_chart_statefulset_boots_and_serves(sim: Callable[..., Simulation], case: str, replicas: int) -> None:
+    s = sim(from_documents(template(case)))
+    assert s.replicas == replicas
+    took = wait_healthy(s)
+    print(f"\n{case}: {replicas} members serving after {took:.1f}s")
+
+    assert write_then_read(s, 0, replicas - 1) == b"through pod 0"
+    assert write_then_read(s, replicas - 1, 0) == f"through pod {replicas - 1}".encode()
+
+    done = helm_test(s, case, replicas - 1)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line.split() for line in done.stdout.splitlines()[1:-1]]
+    assert sorted(row[3] for row in rows) == sorted(["leader"] + ["follower"] * (replicas - 1)), done.stdout
+    assert f"quorum held: {replicas} of {replicas} serving" in done.stdout, done.stdout
+
+    for ordinal in range(replicas):
+        warned = log_text(s, ordinal).count(TWO_MEMBERS)
+        assert warned == (1 if replicas == 2 else 0), f"pod {ordinal} warned {warned} times"

@@ -1,0 +1,504 @@
+"""The Helm chart (manifests/helm/zookeeper) with helm 4.1 and helm 3.17: lint, the objects each
+case renders (tests/helm.py), their validity for Kubernetes 1.27-1.37, what zkboot makes of every
+member (the same checks as manifests/'s, tests/test_manifests.py), the old charts' values taking
+effect, and unknown keys, wrong types and retired features refused with a message.
+
+The StatefulSets booting for real is tests/e2e/test_helm.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.helm import CASES, CHART, HELMS, RELEASE, SEED_004, Obj, objects, run, template, template_text
+from tests.test_manifests import (
+    VERSIONS,
+    ZKBOOT_VARIABLES,
+    check_probes,
+    check_statefulset,
+    container,
+    container_env,
+    only,
+    pod_spec,
+    port_of,
+    service_link_names,
+    validate_exactly,
+)
+from zkboot.options import ProbeOptions
+from zkboot.start.settings import Settings
+
+FULLNAME = f"{RELEASE}-zookeeper"
+HEADLESS = f"{FULLNAME}-headless"
+SELECTOR = {
+    "app.kubernetes.io/name": "zookeeper",
+    "app.kubernetes.io/instance": RELEASE,
+    "app.kubernetes.io/component": "ensemble",
+}
+NAMES = tuple(CASES)
+BASE_OBJECTS = {
+    ("StatefulSet", FULLNAME),
+    ("Service", FULLNAME),
+    ("Service", HEADLESS),
+    ("PodDisruptionBudget", FULLNAME),
+    ("Secret", f"{FULLNAME}-super"),
+    ("Pod", f"{FULLNAME}-test-status"),
+}
+EXTRA_OBJECTS = {
+    "bitnami": {("NetworkPolicy", FULLNAME), ("ServiceAccount", FULLNAME)},
+    "secure": {("NetworkPolicy", FULLNAME)},
+}
+
+
+def statefulset(case: str) -> Obj:
+    return only(template(case), "StatefulSet")
+
+
+def env_of(case: str) -> dict[str, str]:
+    return container_env(container(statefulset(case)))
+
+
+def without_random(objs: list[Obj]) -> list[Obj]:
+    """The objects with the super password (random at each render) blanked."""
+    for obj in objs:
+        if obj["kind"] == "Secret":
+            obj["data"] = {key: "" for key in obj["data"]}
+    return objs
+
+
+def fails(helm: str, *args: str) -> str:
+    """``helm template`` with these arguments must fail; its stderr."""
+    done = run(helm, "template", RELEASE, str(CHART), *args)
+    assert done.returncode != 0, f"{helm} template {' '.join(args)} succeeded"
+    return done.stderr
+
+
+# --- the chart as helm sees it ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("helm", HELMS)
+def test_lint_strict(helm: str) -> None:
+    done = run(helm, "lint", "--strict", str(CHART))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 chart(s) failed" in done.stdout
+
+
+@pytest.mark.parametrize("helm", HELMS)
+def test_reports_its_versions(helm: str) -> None:
+    """The helm binaries are the pinned 4.x and 3.x (a test of both is no test if they are one)."""
+    done = run(helm, "version", "--short")
+    assert done.stdout.startswith({"helm": "v4.", "helm3": "v3."}[helm]), done.stdout
+
+
+@pytest.mark.parametrize("case", NAMES)
+def test_renders_the_expected_objects(case: str) -> None:
+    objs = template(case)
+    expected = BASE_OBJECTS | EXTRA_OBJECTS.get(case, set())
+    assert [(o["kind"], o["metadata"]["name"]) for o in objs if (o["kind"], o["metadata"]["name"]) in expected]
+    assert sorted((o["kind"], o["metadata"]["name"]) for o in objs) == sorted(expected)
+
+
+@pytest.mark.parametrize("case", NAMES)
+def test_helm_3_and_4_render_the_same(case: str) -> None:
+    assert without_random(template(case, "helm3")) == without_random(template(case, "helm"))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("case", NAMES)
+def test_validates_against_kubernetes_schemas(case: str, version: str) -> None:
+    for obj in template(case):
+        validate_exactly(obj, version)
+
+
+# --- what zkboot makes of it -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", NAMES)
+def test_every_member_renders_with_the_whole_ensemble(case: str) -> None:
+    """zkboot render for each pod: server lines for every member, myid from the ordinal, the client
+    port the container's, every path on a writable volume (tests/test_manifests.py's checks)."""
+    check_statefulset(statefulset(case))
+
+
+@pytest.mark.parametrize("case", NAMES)
+def test_probes_are_zkboots(case: str) -> None:
+    check_probes(statefulset(case))
+
+
+@pytest.mark.parametrize("case", NAMES)
+def test_names_are_the_incubator_charts(case: str) -> None:
+    """<release>-zookeeper, its -headless Service and pods <release>-zookeeper-<i>: what the old
+    charts' users connect to; each Service selects the pods and targets the container's ports."""
+    objs = template(case)
+    sts = only(objs, "StatefulSet")
+    assert sts["metadata"]["name"] == FULLNAME
+    assert sts["spec"]["serviceName"] == HEADLESS
+    assert sts["spec"]["selector"] == {"matchLabels": SELECTOR}
+    labels = sts["spec"]["template"]["metadata"]["labels"]
+    assert labels.items() >= {**SELECTOR, "app": "zookeeper", "release": RELEASE}.items()
+    ctr = container(sts)
+    for name in (FULLNAME, HEADLESS):
+        service = only(objs, "Service", name)
+        assert service["spec"]["selector"] == SELECTOR
+        for port in service["spec"]["ports"]:
+            assert port_of(ctr, port["targetPort"]) == port["port"] or name == FULLNAME
+    headless = only(objs, "Service", HEADLESS)
+    assert headless["spec"]["clusterIP"] == "None"
+    assert headless["spec"]["publishNotReadyAddresses"] is True
+    test_pod = only(objs, "Pod")
+    assert test_pod["metadata"]["labels"]["app.kubernetes.io/component"] == "test"  # not one of the Services'
+    assert test_pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    assert test_pod["spec"]["containers"][0]["command"] == [
+        "zkboot",
+        "status",
+        f"--hostname={FULLNAME}-0.{HEADLESS}.default.svc.cluster.local",
+    ]
+
+
+@pytest.mark.parametrize("case", NAMES)
+def test_service_links_would_not_collide(case: str) -> None:
+    objs = template(case)
+    injected = set().union(*(service_link_names(o) for o in objs if o["kind"] == "Service"))
+    assert "MYZK_ZOOKEEPER_SERVICE_HOST" in injected
+    assert not injected & ZKBOOT_VARIABLES
+
+
+def test_defaults_are_the_base_manifests() -> None:
+    sts = statefulset("defaults")
+    spec, pod, ctr = sts["spec"], pod_spec(sts), container(sts)
+    assert (spec["replicas"], spec["podManagementPolicy"], spec["updateStrategy"]) == (
+        3,
+        "Parallel",
+        {"type": "RollingUpdate"},
+    )
+    assert pod["enableServiceLinks"] is False and pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 1000,
+        "runAsGroup": 1000,
+        "fsGroup": 1000,
+        "fsGroupChangePolicy": "OnRootMismatch",
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert ctr["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+    }
+    assert ctr["image"] == "zkboot:0.1.0" and ctr["command"] == ["zkboot", "start"]
+    assert ctr["resources"] == {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "1Gi"}}
+    env = container_env(ctr)
+    assert env["ZK_MEMBERSHIP"] == "dynamic" and env["ZK_HEAP_SIZE"] == "auto" and env["ZK_REPLICAS"] == "3"
+    (term,) = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert term == {"labelSelector": {"matchLabels": SELECTOR}, "topologyKey": "kubernetes.io/hostname"}
+    (claim,) = spec["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "datadir" and claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
+    pdb = only(template("defaults"), "PodDisruptionBudget")
+    assert pdb["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": SELECTOR}}
+    secret = only(template("defaults"), "Secret")
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert len(base64.b64decode(secret["data"]["password"])) == 32
+
+
+# --- the values users bring ------------------------------------------------------------------------
+
+
+def test_seed_004_two_servers_and_a_warning() -> None:
+    """Seed 004's line: two members, the memory request it gives; NOTES warns that two tolerate no
+    failure, and tells to scale with the key the user used (servers).  (NOTES with helm 4 only:
+    helm 3's client-only install still dials a cluster.)"""
+    sts = only(template("seed-004"), "StatefulSet")
+    ctr = container(sts)
+    assert sts["spec"]["replicas"] == 2 and container_env(ctr)["ZK_REPLICAS"] == "2"
+    assert ctr["resources"]["requests"]["memory"] == "200Mi"
+    done = run("helm", "install", "--dry-run=client", RELEASE, str(CHART), *SEED_004)
+    assert done.returncode == 0, done.stderr
+    notes = done.stdout.split("NOTES:", 1)[1]
+    assert notes.count("WARNING: 2 members tolerate no failure") == 1
+    assert "--set servers=N" in notes and "replicaCount=N" not in notes
+    three = run("helm", "install", "--dry-run=client", RELEASE, str(CHART))
+    assert "WARNING" not in three.stdout.split("NOTES:", 1)[1]
+
+
+def test_incubator_0x_values_take_effect() -> None:
+    """Every parameter of seed 001's table lands where it means something."""
+    objs = template("incubator-0.x")
+    sts = only(objs, "StatefulSet")
+    ctr, pod = container(sts), pod_spec(sts)
+    env = container_env(ctr)
+    assert sts["spec"]["replicas"] == 3
+    assert {
+        k: env[k]
+        for k in (
+            "ZK_HEAP_SIZE",
+            "ZK_TICK_TIME",
+            "ZK_INIT_LIMIT",
+            "ZK_SYNC_LIMIT",
+            "ZK_MAX_CLIENT_CNXNS",
+            "ZK_SNAP_RETAIN_COUNT",
+            "ZK_PURGE_INTERVAL",
+            "ZK_LOG_LEVEL",
+            "ZK_CLIENT_PORT",
+            "ZK_SERVER_PORT",
+            "ZK_ELECTION_PORT",
+        )
+    } == {
+        "ZK_HEAP_SIZE": "1G",
+        "ZK_TICK_TIME": "2000",
+        "ZK_INIT_LIMIT": "10",
+        "ZK_SYNC_LIMIT": "5",
+        "ZK_MAX_CLIENT_CNXNS": "60",
+        "ZK_SNAP_RETAIN_COUNT": "3",
+        "ZK_PURGE_INTERVAL": "1",
+        "ZK_LOG_LEVEL": "INFO",
+        "ZK_CLIENT_PORT": "2181",
+        "ZK_SERVER_PORT": "2888",
+        "ZK_ELECTION_PORT": "3888",
+    }
+    assert only(objs, "PodDisruptionBudget")["spec"]["minAvailable"] == 2
+    assert "maxUnavailable" not in only(objs, "PodDisruptionBudget")["spec"]
+    (claim,) = sts["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "datadir"  # the old chart's: PVCs datadir-myzk-zookeeper-<i> reused
+    assert claim["spec"]["resources"]["requests"]["storage"] == "50Gi"
+    assert claim["spec"]["storageClassName"] == "standard"
+    assert sts["spec"]["updateStrategy"] == {"type": "OnDelete"}
+    assert ctr["imagePullPolicy"] == "Always"
+    for field in ("livenessProbe", "readinessProbe"):
+        assert (ctr[field]["initialDelaySeconds"], ctr[field]["timeoutSeconds"]) == (15, 5)
+    assert pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["fsGroup"]) == (1000, 1000)
+    assert ctr["resources"]["requests"] == {"cpu": "500m", "memory": "2Gi"}
+
+
+def test_incubator_2x_values_take_effect() -> None:
+    objs = template("incubator-2.x")
+    sts = only(objs, "StatefulSet")
+    ctr, pod = container(sts), pod_spec(sts)
+    env = container_env(ctr)
+    # The official image's ZOO_* variables become zkboot's; ZK_* ones are zkboot's own; JMX* are
+    # zkServer.sh's, passed as they are.
+    assert (env["ZK_INIT_LIMIT"], env["ZK_SYNC_LIMIT"], env["ZK_TICK_TIME"], env["ZK_CLIENT_PORT"]) == (
+        "5",
+        "10",
+        "2000",
+        "2181",
+    )
+    assert (env["ZK_PURGE_INTERVAL"], env["ZK_SNAP_RETAIN_COUNT"], env["JMXDISABLE"]) == ("0", "3", "true")
+    assert not {name for name in env if name.startswith("ZOO_")}
+    assert "ZK_CFG_EXTRA" not in env  # ZK_QUORUM_LISTEN_ALL_IP: false
+    assert pod["terminationGracePeriodSeconds"] == 1800
+    assert pod["tolerations"] == [
+        {"key": "dedicated", "operator": "Equal", "value": "zookeeper", "effect": "NoSchedule"}
+    ]
+    assert sts["spec"]["template"]["metadata"]["labels"]["team"] == "platform"
+    assert sts["spec"]["template"]["metadata"]["annotations"] == {"example.org/scrape": "false"}
+    assert only(objs, "Service", HEADLESS)["metadata"]["annotations"] == {"example.org/owner": "platform"}
+    assert only(objs, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
+    (claim,) = sts["spec"]["volumeClaimTemplates"]
+    assert (
+        claim["spec"]["accessModes"] == ["ReadWriteOnce"] and claim["spec"]["resources"]["requests"]["storage"] == "5Gi"
+    )
+    assert only(objs, "Service", FULLNAME)["spec"]["ports"] == [
+        {"name": "client", "port": 2181, "targetPort": "client"}
+    ]
+
+
+def test_bitnami_values_take_effect_and_reuse_its_volumes() -> None:
+    objs = template("bitnami")
+    sts = only(objs, "StatefulSet")
+    ctr, pod = container(sts), pod_spec(sts)
+    env = container_env(ctr)
+    assert env["ZK_HEAP_SIZE"] == "512M"  # heapSize is in MB
+    assert env["ZK_DATA_DIR"] == env["ZK_DATA_LOG_DIR"] == "/bitnami/zookeeper/data"
+    assert env["ZK_CFG_EXTRA"] == "preAllocSize=65536;snapCount=100000"
+    assert (env["ZK_4LW_WHITELIST"], env["ZK_LOG_LEVEL"], env["ZK_MAX_SESSION_TIMEOUT"]) == (
+        "srvr,mntr,ruok",
+        "ERROR",
+        "40000",
+    )
+    assert (env["ZK_SNAP_RETAIN_COUNT"], env["ZK_PURGE_INTERVAL"], env["ZK_MYID_OFFSET"]) == ("10", "1", "1")
+    # The PVCs data-myzk-zookeeper-<i> of a Bitnami release, at its mount path, with its uid.
+    (claim,) = sts["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "data"
+    assert {"name": "data", "mountPath": "/bitnami/zookeeper"} in ctr["volumeMounts"]
+    assert (pod["securityContext"]["fsGroup"], ctr["securityContext"]["runAsUser"]) == (1001, 1001)
+    assert ctr["livenessProbe"]["exec"]["command"] == ["zkboot", "probe", "live", "--timeout=3"]
+    assert ctr["readinessProbe"]["exec"]["command"] == ["zkboot", "probe", "ready", "--timeout=2"]
+    assert "probeCommandTimeout" not in ctr["livenessProbe"]
+    preferred = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert preferred[0]["podAffinityTerm"]["labelSelector"] == {"matchLabels": SELECTOR}
+    assert pod["serviceAccountName"] == FULLNAME
+    policy = only(objs, "NetworkPolicy")
+    assert policy["spec"]["ingress"][0] == {"ports": [{"protocol": "TCP", "port": 2181}]}  # allowExternal
+
+
+def test_secure_values() -> None:
+    objs = template("secure")
+    sts = only(objs, "StatefulSet")
+    ctr, pod = container(sts), pod_spec(sts)
+    env = container_env(ctr)
+    assert {
+        k: env[k]
+        for k in (
+            "ZK_SECURE_CLIENT_PORT",
+            "ZK_TLS_DIR",
+            "ZK_QUORUM_TLS",
+            "ZK_QUORUM_SASL_DIR",
+            "ZK_CLIENT_SASL_DIR",
+            "ZK_TLS_CLIENT_AUTH",
+        )
+    } == {
+        "ZK_SECURE_CLIENT_PORT": "2281",
+        "ZK_TLS_DIR": "/opt/zookeeper/secrets/tls",
+        "ZK_QUORUM_TLS": "on",
+        "ZK_QUORUM_SASL_DIR": "/opt/zookeeper/secrets/quorum-sasl",
+        "ZK_CLIENT_SASL_DIR": "/opt/zookeeper/secrets/client-sasl",
+        "ZK_TLS_CLIENT_AUTH": "need",
+    }
+    volumes = {v["name"]: v["secret"] for v in pod["volumes"] if "secret" in v}
+    assert {
+        name: (s["secretName"], [i["key"] for i in s["items"]], s["defaultMode"]) for name, s in volumes.items()
+    } == {
+        "super": (f"{FULLNAME}-super", ["password"], 0o440),
+        "tls": ("zk-tls", ["tls.crt", "tls.key", "ca.crt"], 0o440),
+        "quorum-sasl": ("zk-quorum-sasl", ["username", "password"], 0o440),
+        "client-sasl": ("zk-client-sasl", ["username", "password"], 0o440),
+    }
+    assert only(objs, "Service", FULLNAME)["spec"]["ports"] == [
+        {"name": "client-tls", "port": 2281, "targetPort": "client-tls"}
+    ]
+    client_rule = only(objs, "NetworkPolicy")["spec"]["ingress"][0]
+    assert client_rule["ports"] == [{"protocol": "TCP", "port": 2281}]
+    assert {"podSelector": {"matchLabels": {f"{FULLNAME}-client": "true"}}} in client_rule["from"]
+    # The test pod sees the ensemble as a member does: the same Secrets.
+    test_pod = only(objs, "Pod")
+    assert {m["name"] for m in test_pod["spec"]["containers"][0]["volumeMounts"]} == set(volumes)
+
+
+# --- refusals -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("helm", HELMS)
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--set", "servrs=2"), "servrs"),
+        (("--set", "persistence.sizee=1Gi"), "sizee"),
+        (("--set", "replicaCount=three"), "replicaCount"),
+        (("--set", "tickTime=fast"), "tickTime"),
+        (("--set", "heapSize=lots"), "heapSize"),
+        (("--set", "env.ZK_REPLICA=3"), "ZK_REPLICA"),
+        (("--set", "podManagementPolicy=Sometimes"), "podManagementPolicy"),
+    ],
+)
+def test_unknown_keys_and_wrong_types_fail(helm: str, args: tuple[str, ...], message: str) -> None:
+    """The old charts ignored a typo silently; here values.schema.json fails the install, naming it."""
+    stderr = fails(helm, *args)
+    assert "schema" in stderr and message in stderr, stderr
+
+
+@pytest.mark.parametrize("helm", HELMS)
+def test_a_typo_in_a_values_file_fails(helm: str, tmp_path: Path) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump({"servers": 3, "tickTimeMS": 2000}))
+    stderr = fails(helm, "-f", str(values))
+    assert "tickTimeMS" in stderr, stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--set", "exporters.jmx.enabled=true"),
+            "exporters.jmx.enabled=true is not supported here: no exporter sidecar",
+        ),
+        (
+            ("--set", "command[0]=/bin/bash"),
+            'command=["/bin/bash"] is not supported here: the container runs `zkboot start`',
+        ),
+        (
+            ("--set", "auth.client.enabled=true"),
+            "auth.client.enabled=true is not supported here: client SASL is sasl.client.enabled",
+        ),
+        (
+            ("--set", "persistence.existingClaim=zk-data"),
+            'persistence.existingClaim="zk-data" is not supported here: each member needs a claim of its own',
+        ),
+        (
+            ("--set", "tls.client.keystorePath=/certs/ks.jks"),
+            "zkboot reads PEM files (tls.crt, tls.key, ca.crt) from tls.client.existingSecret",
+        ),
+        (
+            ("--set", "env.ZOO_SERVERS=server.1=a"),
+            "env.ZOO_SERVERS is not supported here: zkboot derives the server list",
+        ),
+        (("--set", "env.ZOO_STANDALONE_ENABLED=true"), "values: env.ZOO_STANDALONE_ENABLED=true is not supported here"),
+        (("--set", "image.repository=zookeeper"), "values: image.repository=zookeeper has no zkboot"),
+        (("--set", "configuration=tickTime=2000"), "values: configuration is a map of zoo.cfg keys here"),
+        (("--set", "security.enabled=false"), "values: security.enabled=false is not supported here"),
+        (("--set", "service.headless.publishNotReadyAddresses=false"), "members must resolve each other"),
+        (
+            ("--set", "dataDir=/data"),
+            "dataDir=/data is not on the data volume: expected a path under persistence.mountPath",
+        ),
+        (("--set", "pdb.minAvailable=2,pdb.maxUnavailable=1"), "a PodDisruptionBudget takes one of them"),
+        (
+            ("--set", "livenessProbe.probeCommandTimeout=1"),
+            "livenessProbe.probeCommandTimeout=1: expected less than livenessProbe.timeoutSeconds (1)",
+        ),
+        (("--set", "tls.client.enabled=true"), "values: tls.client.enabled=true needs tls.client.existingSecret"),
+    ],
+)
+def test_retired_keys_are_refused_saying_what_replaced_them(args: tuple[str, ...], message: str) -> None:
+    for helm in HELMS:
+        stderr = fails(helm, *args)
+        lines = [line for line in stderr.splitlines() if "values:" in line]
+        assert len(lines) == 1 and message in lines[0], stderr
+
+
+def test_retired_keys_at_their_defaults_are_accepted() -> None:
+    """A values file copied whole from an old chart names its features switched off: accepted."""
+    text = template_text("incubator-2.x")
+    assert "exporter" not in text
+
+
+# --- one declaration per fact ----------------------------------------------------------------------
+
+
+def test_schema_env_names_are_zkboots_or_translated() -> None:
+    """The ``env`` keys the schema takes: every variable zkboot reads, plus the official image's
+    ZOO_* names the chart translates or refuses (each named in _helpers.tpl) and zkServer.sh's."""
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    allowed = set(schema["properties"]["env"]["propertyNames"]["enum"])
+    zkboot = {env for option in Settings.options() for env in option.env} | {
+        env for option in ProbeOptions.options() for env in option.env
+    }
+    assert zkboot <= allowed
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    for name in allowed - zkboot:
+        assert name.startswith("JMX") or name in {"JVMFLAGS", "SERVER_JVMFLAGS"} or f'"{name}"' in helpers, name
+
+
+def test_values_yaml_keys_are_in_the_schema() -> None:
+    """Every default the chart ships is a key its schema knows (or lint --strict would not catch it)."""
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+
+    def walk(node: Any, props: Obj, path: str) -> None:
+        for key, value in node.items():
+            assert key in props, f"{path}{key} is not in values.schema.json"
+            if (
+                isinstance(value, dict)
+                and "properties" in props[key]
+                and props[key].get("additionalProperties") is False
+            ):
+                walk(value, props[key]["properties"], f"{path}{key}.")
+
+    walk(values, schema["properties"], "")
+    assert objects(template_text("defaults"))
