@@ -502,3 +502,25 @@ def test_values_yaml_keys_are_in_the_schema() -> None:
 
     walk(values, schema["properties"], "")
     assert objects(template_text("defaults"))
+
+
+@pytest.mark.parametrize(
+    ("sets", "storage_class", "image"),
+    [
+        ("persistence.storageClass=fast", "fast", "zkboot:0.1.0"),
+        ("global.defaultStorageClass=slow", "slow", "zkboot:0.1.0"),
+        ("global.defaultStorageClass=slow,persistence.storageClass=fast", "fast", "zkboot:0.1.0"),
+        ("global.storageClass=g,persistence.storageClass=fast", "g", "zkboot:0.1.0"),
+        ("persistence.storageClass=-", "", "zkboot:0.1.0"),
+        ("image.registry=own.example", None, "own.example/zkboot:0.1.0"),
+        ("global.imageRegistry=r.example,image.registry=own.example", None, "r.example/zkboot:0.1.0"),
+        ("image.tag=0.2.0,image.repository=registry.example.org/zkboot", None, "registry.example.org/zkboot:0.2.0"),
+    ],
+)
+def test_bitnami_globals_in_bitnamis_order(sets: str, storage_class: str | None, image: str) -> None:
+    """global.storageClass over persistence.storageClass over global.defaultStorageClass, and
+    global.imageRegistry over image.registry, as Bitnami's charts take them."""
+    sts = only(objects(run("helm", "template", RELEASE, str(CHART), "--set", sets).stdout), "StatefulSet")
+    (claim,) = sts["spec"]["volumeClaimTemplates"]
+    assert claim["spec"].get("storageClassName") == storage_class
+    assert container(sts)["image"] == image

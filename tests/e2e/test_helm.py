@@ -1,6 +1,8 @@
-"""The Helm chart's StatefulSets booted in podsim: the defaults (3 members) and seed 004's
-``--set resources.requests.memory=200Mi,servers=2``; a write through one pod read through another,
-and the chart's `helm test` command run as its pod would run it.  Two servers boot, and each
+"""The Helm chart's StatefulSets booted in podsim: the defaults (3 members), seed 004's
+``--set resources.requests.memory=200Mi,servers=2`` and, from the image, a Bitnami values file
+(uid 1001, the snapshots and the transaction log in one dir on the ``data`` claim); a write
+through one pod read through another, and the chart's `helm test` command run as its pod would
+run it.  Two servers boot, and each
 member's zkboot warns once that two members tolerate no failure.
 """
 
@@ -14,7 +16,8 @@ from kazoo.client import KazooClient  # type: ignore[import-untyped]
 
 from podsim.cluster import Simulation
 from podsim.manifest import from_documents
-from tests.e2e.conftest import log_text, missing_requirements, wait_healthy
+from tests.e2e.conftest import IMAGE_MODE, log_text, missing_requirements, wait_healthy
+from tests.e2e.test_statefulset import in_pod
 from tests.helm import template
 from tests.test_manifests import only
 
@@ -54,9 +57,7 @@ def helm_test(sim: Simulation, case: str, ordinal: int) -> subprocess.CompletedP
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30, check=False)
 
 
-@pytest.mark.parametrize(("case", "replicas"), [("defaults", 3), ("seed-004", 2)])
-def test_chart_statefulset_boots_and_serves(sim: Callable[..., Simulation], case: str, replicas: int) -> None:
-    s = sim(from_documents(template(case)))
+def boots_and_serves(s: Simulation, case: str, replicas: int) -> None:
     assert s.replicas == replicas
     took = wait_healthy(s)
     print(f"\n{case}: {replicas} members serving after {took:.1f}s")
@@ -73,3 +74,21 @@ def test_chart_statefulset_boots_and_serves(sim: Callable[..., Simulation], case
     for ordinal in range(replicas):
         warned = log_text(s, ordinal).count(TWO_MEMBERS)
         assert warned == (1 if replicas == 2 else 0), f"pod {ordinal} warned {warned} times"
+
+
+@pytest.mark.parametrize(("case", "replicas"), [("defaults", 3), ("seed-004", 2)])
+def test_chart_statefulset_boots_and_serves(sim: Callable[..., Simulation], case: str, replicas: int) -> None:
+    boots_and_serves(sim(from_documents(template(case))), case, replicas)
+
+
+@IMAGE_MODE
+def test_bitnami_values_boot_from_the_image_as_uid_1001_on_bitnamis_paths(sim: Callable[..., Simulation]) -> None:
+    """From the image (the mount point /bitnami/zookeeper is made in the container, as a runtime
+    makes it; podsim's host mode cannot): uid 1001 with fsGroup 1001, the data and the transaction
+    log in /bitnami/zookeeper/data on the claim ``data``."""
+    s = sim(from_documents(template("bitnami")))
+    boots_and_serves(s, "bitnami", 3)
+    myid = in_pod(s, 0, "stat", "-c", "%u %g %n", "/bitnami/zookeeper/data/myid")
+    assert myid.stdout.split() == ["1001", "1001", "/bitnami/zookeeper/data/myid"], myid.stdout + myid.stderr
+    logs = in_pod(s, 0, "ls", "/bitnami/zookeeper/data/version-2")
+    assert any(name.startswith("log.") for name in logs.stdout.split()), logs.stdout

@@ -89,7 +89,6 @@ with one line saying what replaced it. Each template reads them once:
   (list "securityContext.runAsUser" "podSecurityContext.runAsUser")
   (list "securityContext.runAsGroup" "podSecurityContext.runAsGroup")
   (list "securityContext.fsGroup" "podSecurityContext.fsGroup")
-  (list "global.defaultStorageClass" "persistence.storageClass")
   (list "global.storageClass" "persistence.storageClass")
 -}}
 {{- /* (old key, when it is refused: true = set to true, set = set and not empty, what replaced it) */ -}}
@@ -172,6 +171,8 @@ with one line saying what replaced it. Each template reads them once:
 {{- end -}}
 {{- /* Shapes that changed: incubator 2.x's accessMode (one), Bitnami's old updateStrategy (a string),
 incubator 2.x's service.ports.client (a map). */ -}}
+{{- /* Bitnami's order: global.storageClass, then persistence.storageClass, then global.defaultStorageClass. */ -}}
+{{- if not $eff.persistence.storageClass -}}{{- $_ := set $eff.persistence "storageClass" (dig "defaultStorageClass" "" ($v.global | default dict)) -}}{{- end -}}
 {{- with $v.persistence.accessMode -}}{{- $_ := set $eff.persistence "accessModes" (list .) -}}{{- end -}}
 {{- if kindIs "string" $v.updateStrategy -}}{{- $_ := set $eff "updateStrategy" (dict "type" $v.updateStrategy) -}}{{- end -}}
 {{- if kindIs "map" $eff.service.ports.client -}}{{- $_ := set $eff.service.ports "client" $eff.containerPorts.client -}}{{- end -}}
@@ -283,7 +284,8 @@ as they are). Takes (list $ $zk).
 {{/* The image: registry/repository:tag (tag default: the chart's appVersion). */}}
 {{- define "zk.image" -}}
 {{- $zk := index . 1 -}}{{- $root := index . 0 -}}
-{{- $registry := $zk.image.registry | default (dig "imageRegistry" "" ($zk.global | default dict)) -}}
+{{- /* global.imageRegistry first, as in Bitnami's charts. */ -}}
+{{- $registry := dig "imageRegistry" "" ($zk.global | default dict) | default $zk.image.registry -}}
 {{- $ref := printf "%s:%s" $zk.image.repository ($zk.image.tag | default $root.Chart.AppVersion | toString) -}}
 {{- if $registry -}}{{- printf "%s/%s" (trimSuffix "/" $registry) $ref -}}{{- else -}}{{- $ref -}}{{- end -}}
 {{- end -}}
