@@ -35,7 +35,7 @@ def test_progress_lines_one_per_step(tmp_path: Path) -> None:
     events = [line.split(" ", 2)[1] for line in result.stderr.splitlines()]
     assert events[:3] == ["identity", "zookeeper", "heap"]
     assert events.count("created") == 4
-    assert events.count("wrote") == 4  # zoo.cfg, java.env, log4j.properties, myid
+    assert events.count("wrote") == 5  # zoo.cfg, java.env, java.security, log4j.properties, myid
     assert f"zk-2.{DOMAIN}: StatefulSet zk ordinal 2, myid 3, ensemble of 3" in result.stderr
     assert (tmp_path / "data" / "myid").read_text() == "3\n"
 
@@ -87,6 +87,7 @@ def test_render_output_dir_mirrors_paths_and_matches_print(tmp_path: Path) -> No
     assert {f["path"] for f in files} == {
         "/opt/zookeeper/conf/zoo.cfg",
         "/opt/zookeeper/conf/java.env",
+        "/opt/zookeeper/conf/java.security",
         "/opt/zookeeper/conf/log4j.properties",
         f"{tmp_path}/data/myid",
     }

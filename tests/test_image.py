@@ -559,7 +559,7 @@ def tracked(*paths: str) -> list[str]:
 def test_dockerignore_keeps_the_build_inputs_and_drops_the_rest(dockerfile: Dockerfile) -> None:
     rules = ignore_patterns()
     keep = tracked(*wheels_stage_sources(dockerfile))
-    assert "zkboot/start/templates/zoo.cfg.j2" in keep and "bin/zkboot" in keep, keep
+    assert "zkboot/start/templates/java.env.tmpl" in keep and "bin/zkboot" in keep, keep
     assert [p for p in keep if ignored(p, rules)] == [], "the wheels stage's inputs are excluded"
     drop = [
         ".git/HEAD",
@@ -642,7 +642,7 @@ def installed(dockerfile: Dockerfile, tmp_path_factory: pytest.TempPathFactory) 
     )
     assert install.returncode == 0, install.stdout + install.stderr
 
-    # The dependencies (typer, jinja2, psutil, kazoo) come from this venv, after the fresh venv's own
+    # The dependencies (typer, psutil, kazoo) come from this venv, after the fresh venv's own
     # site-packages; a plain path entry, so this venv's editable zkboot (.pth finder) stays out.
     purelib = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -661,7 +661,7 @@ def test_wheel_holds_the_package_data_and_every_script(installed: Installed) -> 
     with zipfile.ZipFile(installed.wheel) as archive:
         names = set(archive.namelist())
         entry_points = next(archive.read(n).decode() for n in names if n.endswith(".dist-info/entry_points.txt"))
-    templates = {f"zkboot/start/templates/{p.name}" for p in (ROOT / "zkboot" / "start" / "templates").glob("*.j2")}
+    templates = {f"zkboot/start/templates/{p.name}" for p in (ROOT / "zkboot" / "start" / "templates").glob("*.tmpl")}
     assert templates and templates <= names, sorted(templates - names)
     assert "zkboot/py.typed" in names
     version = zkboot.__version__

@@ -138,3 +138,43 @@ def test_probes_and_metrics_against_a_standalone_server(zk_launcher: Any, tmp_pa
     (info,) = families["zk_info"].samples
     assert info.labels["server_state"] == "standalone" and info.labels["version"].startswith("3.8.0")
     assert families["zk_znode_count"].samples[0].value == document["zk_znode_count"]
+
+
+CACHE_POLICY = """
+public class CachePolicy {
+    public static void main(String[] args) {
+        System.out.println(sun.net.InetAddressCachePolicy.getNegative());
+    }
+}
+"""
+
+
+def test_the_jvm_keeps_no_failed_lookup_with_zkboots_flags(tmp_path: Path) -> None:
+    """What the JVM really does with the flags and the file zkboot writes: no negative DNS caching
+    (0 s), where the JDK's own java.security keeps a failed lookup 10 s, and the old
+    -Dsun.net.inetaddr.negative.ttl flag changes nothing (the controls)."""
+    out = tmp_path / "out"
+    subprocess.run(
+        [script("zkboot"), "render", "--servers=3", "--hostname=zk-0.zk-hs.default.svc.cluster.local",
+         f"--output-dir={out}"],
+        env=clean_env(), capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    conf = out / "opt" / "zookeeper" / "conf"
+    flags = re.search(r'^SERVER_JVMFLAGS="([^"]*)"', (conf / "java.env").read_text(), re.MULTILINE)
+    assert flags
+    (security,) = (flag for flag in flags.group(1).split() if flag.startswith("-Djava.security.properties="))
+    assert security == "-Djava.security.properties=/opt/zookeeper/conf/java.security"
+    source = tmp_path / "CachePolicy.java"
+    source.write_text(CACHE_POLICY)
+
+    def negative_ttl(*jvm_flags: str) -> str:
+        run = subprocess.run(
+            ["java", "--add-exports", "java.base/sun.net=ALL-UNNAMED", *jvm_flags, str(source)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        return run.stdout.strip()
+
+    assert negative_ttl(f"-Djava.security.properties={conf}/java.security") == "0"
+    assert negative_ttl() == "10"  # the JDK's own java.security
+    assert negative_ttl("-Dsun.net.inetaddr.negative.ttl=1") == "10"  # the flag zkboot used to pass

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -371,3 +372,17 @@ def test_tcp_probes_import_only_zkboot_and_the_socket_module() -> None:
             extra = imported_modules([script(argv[0]), *argv[1:]]) - bare
             assert "_socket" in extra, extra
             assert {m for m in extra if m != "_socket" and m.split(".")[0] != "zkboot"} == set(), argv
+
+
+def test_zkboot_start_parses_without_typer(tmp_path: Path) -> None:
+    """``zkboot start`` is every pod's entrypoint: parsed like the old commands (typer with what it
+    imports cost each start about 0.3 s), through the whole plan up to its first check; with
+    ``--help`` it is typer's command still."""
+    argv = ["zkboot", "start", "--servers=3", "--hostname=zk-7.zk-hs.default.svc.cluster.local",
+            f"--conf-dir={tmp_path}/conf", f"--data-dir={tmp_path}/data"]  # fmt: skip
+    code, modules = imports_of(argv)
+    assert code == 2  # ordinal 7 of 3 servers: refused by the identity step, after the settings
+    assert [m for m in modules if m in HEAVY] == []
+    assert list(tmp_path.iterdir()) == []
+    code, modules = imports_of(["zkboot", "start", "--help"])
+    assert code in (0, None) and "typer" in modules

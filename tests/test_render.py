@@ -251,6 +251,7 @@ def test_render_file_order_and_kinds() -> None:
     assert [(Path(f.path).name, f.kind) for f in files] == [
         ("zoo.cfg", "config"),
         ("java.env", "config"),
+        ("java.security", "config"),
         ("log4j.properties", "config"),
         ("logback.xml", "config"),
         ("myid", "myid"),
@@ -290,6 +291,7 @@ def test_cli_render_text_headers(tmp_path: Path) -> None:
     assert headers == [
         f"{conf}/zoo.cfg",
         f"{conf}/java.env",
+        f"{conf}/java.security",
         f"{conf}/log4j.properties",
         f"{conf}/logback.xml",
         f"{data}/myid",
@@ -319,7 +321,7 @@ def test_cli_render_json(tmp_path: Path) -> None:
     assert document["zookeeper"] is None
     assert document["heap"]["size"] == "512M"
     assert document["warnings"] == []
-    assert [set(f) for f in document["files"]] == [{"path", "kind", "content"}] * 5
+    assert [set(f) for f in document["files"]] == [{"path", "kind", "content"}] * 6
     by_name = {Path(f["path"]).name: f for f in document["files"]}
     assert by_name["myid"] == {"path": f"{tmp_path}/data/myid", "kind": "myid", "content": "1\n"}
     # The flags are computed once: java.env carries exactly the list the document shows.
@@ -363,3 +365,16 @@ def test_an_even_ensemble_is_warned_about_once(servers: int, warning: str | None
     assert warnings == (
         [] if warning is None else [f"zkboot: warning: {warning} ({servers + 1} tolerate {servers // 2})"]
     )
+
+
+def test_failed_dns_lookups_are_not_cached_by_the_jvm() -> None:
+    """The JVM flags name a security properties file (one "=": over the JDK's java.security, not
+    instead of it) that turns the cache of failed lookups off: a peer that appears in DNS after a
+    member looked it up must be found at the next try (tests/test_integration.py runs a JVM)."""
+    settings = legacy_settings(SEED_000_FLAGS)
+    flags = server_jvmflags(settings, "512M", None)
+    assert "-Djava.security.properties=/opt/zookeeper/conf/java.security" in flags
+    assert not [flag for flag in flags if "inetaddr" in flag]  # ignored once java.security sets the TTL
+    files = render_files(settings, SEED_000_SYSTEM, None)
+    lines = [line for line in files["java.security"].content.splitlines() if not line.startswith("#")]
+    assert lines == ["networkaddress.cache.negative.ttl=0"]

@@ -16,7 +16,7 @@ of the wall time:
     zkboot probe live|ready --port P   the new ones
     sh -c 'echo ruok | nc -q1 ...'     what the old image's probe did (skipped without nc)
 
-Target: every probe's CPU median within 1.3x of the bare interpreter's.  The console scripts
+Target: every probe's CPU median within 1.1x of the bare interpreter's.  The console scripts
 are taken from the interpreter's own bin directory.  It shares tests/conftest.py's helpers, so
 the venv needs zkboot's test extras (``./dev bench`` installs them); not a pytest module (no
 ``test_`` prefix).  Exit status: 0 when the target holds, 1 when it is missed, 2 when the
@@ -39,7 +39,7 @@ from tests.conftest import clean_env, four_letter, free_port, script, stop
 
 RUNS = 30
 WARMUP = 2
-TARGET_RATIO = 1.3
+TARGET_RATIO = 1.1  # issue 13: within 1.1x of `python -c pass`
 START_TIMEOUT = 60.0
 NC_HINT = "apt-get install -y netcat-openbsd"
 

@@ -1,7 +1,8 @@
 """The ``zkboot`` console script.
 
 Kept apart from ``zkboot.cli`` so that the light subcommands (``probe``, ``metrics``: run every
-few seconds in every pod) are dispatched before typer and the start path are imported.
+few seconds in every pod) are dispatched before typer and the start path are imported, and
+``zkboot start`` (every pod's entrypoint) before typer is.
 """
 
 from __future__ import annotations
@@ -12,9 +13,14 @@ import sys
 def main() -> None:
     from zkboot.cli.light import zkboot_light
 
-    code = zkboot_light(sys.argv[1:])
+    args = sys.argv[1:]
+    code = zkboot_light(args)
     if code is not None:
         sys.exit(code)
+    if args[:1] == ["start"] and not {"-h", "--help"} & set(args[1:]):
+        from zkboot.cli.legacy import zkboot_start  # every pod's entrypoint: no typer (see there)
+
+        sys.exit(zkboot_start(args[1:]))
     from zkboot.cli.app import main as cli_main
 
     sys.exit(cli_main())

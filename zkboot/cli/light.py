@@ -4,7 +4,7 @@
     zkboot metrics [--format F] [options] zookeeper-metrics [PORT] [options]   zkMetrics.sh
 
 The options are ``zkboot.options.ProbeOptions`` (flag > environment > default); ``--help`` lists
-them.  No typer, jinja2, kazoo or psutil here, and no argparse either: a dozen options are parsed
+them.  No typer, kazoo or psutil here, and no argparse either: a dozen options are parsed
 by hand so that a probe costs little more than the interpreter's own start.
 Exit codes: 0 pass, 1 fail (one line on stderr saying why), 2 usage.
 """

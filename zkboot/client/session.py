@@ -8,12 +8,14 @@ line per step, and an error is one line.
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zkboot.client.access import Access
 from zkboot.errors import Kind, QueryError
+
+if TYPE_CHECKING:
+    import logging
 
 CONFIG_NODE = "/zookeeper/config"  # ZooKeeper 3.5+: the membership as the member knows it
 
@@ -23,6 +25,8 @@ class SessionError(QueryError):
 
 
 def _quiet_logger() -> logging.Logger:
+    import logging  # with kazoo, only when a session is opened: every start would pay it otherwise
+
     logger = logging.getLogger("zkboot.kazoo")
     logger.propagate = False
     if not logger.handlers:

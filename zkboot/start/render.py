@@ -1,7 +1,10 @@
-"""The text of every file a pod gets, and the JVM flags (pure: nothing is read or written).
+"""The text of every file a pod gets, and the JVM flags (pure: nothing is read or written but the
+templates).
 
-Templates live in ``zkboot/start/templates`` and render with ``StrictUndefined``: a missing value is a
-bug to surface, never an empty string in zoo.cfg.
+zoo.cfg is built line by line here; java.env and the log configurations are ``string.Template``
+files in ``zkboot/start/templates``, filled with ``substitute``: a missing value is a KeyError to
+surface, never an empty string.  (No template engine: importing one cost every pod's start a
+third of zkboot's own time.)
 """
 
 from __future__ import annotations
@@ -9,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import jinja2
+from string import Template
 
 from zkboot import __version__
 from zkboot.start import sasl
@@ -20,18 +22,26 @@ from zkboot.start.settings import Settings
 
 LOG_PATTERN = "%d{ISO8601} [myid:%X{myid}] - %-5p [%t:%C{1}@%L] - %m%n"
 LOG_CONFIG_FILES = {"log4j": "log4j.properties", "logback": "logback.xml"}
-NEGATIVE_DNS_TTL = 1  # seconds
+# The JVM's security properties zkboot overrides (java.security in the conf dir).  A StatefulSet's
+# peers appear in DNS one by one as their pods are created, and a member that looked a peer up
+# too early must find it as soon as it exists: the JDK's java.security caches a failed lookup for
+# 10 s (networkaddress.cache.negative.ttl), which the sun.net.inetaddr.negative.ttl system property
+# cannot override once that file sets it.  With OrderedReady, that cache held every first boot of
+# 3 members apart for 20 s and more: a member elected leader waits initLimit ticks for a follower
+# that cannot resolve its name.
+SECURITY_NAME = "java.security"
+SECURITY_PROPERTIES = (("networkaddress.cache.negative.ttl", "0"),)
 # logback has no FATAL; ERROR is the closest it logs.
 LOGBACK_LEVELS = {"FATAL": "ERROR"}
 # Four-letter words zkboot's own probes and metrics need; the user's list is merged with these.
 REQUIRED_4LW = ("ruok", "srvr", "mntr")
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("zkboot.start", "templates"),
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
-    autoescape=False,
-)
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def fill(name: str, **values: object) -> str:
+    """The template ``name`` (``<name>.tmpl``) with every ``${key}`` replaced."""
+    return Template((TEMPLATES / f"{name}.tmpl").read_text()).substitute(values)
 
 
 MASKED = "<masked>"
@@ -118,20 +128,57 @@ def zoo_cfg(
 ) -> RenderedFile:
     """zoo.cfg: in the conf dir; with dynamic membership beside its dynamic file, which ZooKeeper
     rewrites with it at every reconfiguration (so both live on the volume, with the data)."""
-    context = {
-        "version": __version__,
-        "s": settings,
-        "whitelist": whitelist(settings),
-        "identity": identity,
-        "dynamic": dynamic_file,
-        "security": security_entries(settings, client_sasl_enforced(installation)),
-    }
-    template = _ENV.get_template("zoo.cfg.j2")
+    security = security_entries(settings, client_sasl_enforced(installation))
     path = str(Path(dynamic_file).parent / "zoo.cfg") if dynamic_file else str(Path(settings.conf_dir) / "zoo.cfg")
     if password is None:
-        return RenderedFile(path, template.render(context, super_digest=None), "config")
-    text = template.render(context, super_digest=super_digest(password))
-    return RenderedFile(path, text, "config", shown=template.render(context, super_digest=MASKED))
+        return RenderedFile(path, zoo_cfg_text(settings, identity, dynamic_file, security, None), "config")
+    text = zoo_cfg_text(settings, identity, dynamic_file, security, super_digest(password))
+    shown = zoo_cfg_text(settings, identity, dynamic_file, security, MASKED)
+    return RenderedFile(path, text, "config", shown=shown)
+
+
+def zoo_cfg_text(
+    s: Settings,
+    identity: Identity,
+    dynamic_file: str | None,
+    security: Sequence[tuple[str, str]],
+    digest: str | None,
+) -> str:
+    """zoo.cfg's lines: the client port (in the dynamic file instead, with dynamic membership),
+    the paths and limits, the static server list, the four-letter words and the admin server,
+    the super digest, the TLS and SASL keys, the dynamic membership keys, then ``--set``'s."""
+    lines = [f"# Written by zkboot {__version__} for {identity.fqdn} (myid {identity.myid}) on every start; "
+             "edits here are lost."]  # fmt: skip
+    if not dynamic_file:
+        lines.append(f"clientPort={s.client_port}")
+        if s.plain_loopback:
+            lines.append("clientPortAddress=127.0.0.1")
+    lines += [
+        f"dataDir={s.data_dir}",
+        f"dataLogDir={s.data_log_dir}",
+        f"tickTime={s.tick_time}",
+        f"initLimit={s.init_limit}",
+        f"syncLimit={s.sync_limit}",
+        f"maxClientCnxns={s.max_client_cnxns}",
+        f"minSessionTimeout={s.min_session_timeout}",
+        f"maxSessionTimeout={s.max_session_timeout}",
+        f"autopurge.snapRetainCount={s.snap_retain_count}",
+        f"autopurge.purgeInterval={s.purge_interval}",
+    ]
+    if not dynamic_file:
+        lines += [member.server_line(s.server_port, s.election_port) for member in identity.members]
+    lines += [
+        f"4lw.commands.whitelist={','.join(whitelist(s))}",
+        f"admin.enableServer={'true' if s.admin_server else 'false'}",
+        f"admin.serverPort={s.admin_port}",
+    ]
+    if digest:
+        lines.append(f"DigestAuthenticationProvider.superDigest=super:{digest}")
+    lines += [f"{key}={value}" for key, value in security]
+    if dynamic_file:
+        lines += ["reconfigEnabled=true", "standaloneEnabled=false", f"dynamicConfigFile={dynamic_file}"]
+    lines += [f"{key}={value}" for key, value in s.extra]
+    return "\n".join(lines) + "\n"
 
 
 def log_backends(settings: Settings, installation: Installation | None) -> tuple[str, ...]:
@@ -154,9 +201,8 @@ def server_jvmflags(settings: Settings, heap: str, installation: Installation | 
     """The JVM flags zkboot adds: one heap pair, the log configuration, and on Debian the classpath."""
     conf = settings.conf_dir
     flags = [f"-Xmx{heap}", f"-Xms{heap}", f"-Dzookeeper.log.dir={settings.log_dir}"]
-    # Peers' names appear in DNS as their pods are created; the JVM's default 10 s cache of a
-    # failed lookup would keep a member from finding a peer that has just appeared.
-    flags.append(f"-Dsun.net.inetaddr.negative.ttl={NEGATIVE_DNS_TTL}")
+    # One "=": the file's entries override the JDK's java.security, the rest of it stays.
+    flags.append(f"-Djava.security.properties={conf}/{SECURITY_NAME}")
     backends = log_backends(settings, installation)
     if "log4j" in backends:
         flags.append(f"-Dlog4j.configuration=file:{conf}/log4j.properties")
@@ -169,6 +215,13 @@ def server_jvmflags(settings: Settings, heap: str, installation: Installation | 
     if installation is not None and installation.layout == "fixed":
         flags += ["-cp", ":".join((conf, *installation.classpath))]
     return tuple(flags)
+
+
+def security_properties() -> str:
+    """The JVM security properties zkboot overrides (see SECURITY_PROPERTIES)."""
+    lines = [f"# Written by zkboot {__version__} on every start: security properties over the JDK's java.security."]
+    lines += [f"{key}={value}" for key, value in SECURITY_PROPERTIES]
+    return "\n".join(lines) + "\n"
 
 
 def render(
@@ -186,17 +239,17 @@ def render(
     myid, with dynamic membership its dynamic file (``dynamic``: path and text), and the TLS key
     stores (``keystores``: role -> PEM text, None when it could not be read: ``render`` only)."""
     conf = Path(settings.conf_dir)
-    context = {"version": __version__, "s": settings, "server_jvmflags": jvmflags, "pattern": LOG_PATTERN}
+    java_env = fill("java.env", version=__version__, log_dir=settings.log_dir, server_jvmflags=" ".join(jvmflags))
     files = [
         zoo_cfg(settings, identity, password, dynamic[0] if dynamic else None, installation),
-        RenderedFile(str(conf / "java.env"), _ENV.get_template("java.env.j2").render(context), "config"),
+        RenderedFile(str(conf / "java.env"), java_env, "config"),
+        RenderedFile(str(conf / SECURITY_NAME), security_properties(), "config"),
     ]
     for backend in log_backends(settings, installation):
         level = settings.log_level
         if backend == "logback":
             level = LOGBACK_LEVELS.get(level, level)
-        template = _ENV.get_template(LOG_CONFIG_FILES[backend] + ".j2")
-        text = template.render(context, level=level)
+        text = fill(LOG_CONFIG_FILES[backend], version=__version__, level=level, pattern=LOG_PATTERN)
         files.append(RenderedFile(str(conf / LOG_CONFIG_FILES[backend]), text, "config"))
     files.append(RenderedFile(str(Path(settings.data_dir) / "myid"), f"{identity.myid}\n", "myid"))
     if dynamic is not None:
