@@ -27,6 +27,7 @@ from tests.test_manifests import (
     only,
     pod_spec,
     port_of,
+    render,
     service_link_names,
     validate_exactly,
 )
@@ -169,36 +170,24 @@ def test_service_links_would_not_collide(case: str) -> None:
 
 
 def test_defaults_are_the_base_manifests() -> None:
-    sts = statefulset("defaults")
-    spec, pod, ctr = sts["spec"], pod_spec(sts), container(sts)
-    assert (spec["replicas"], spec["podManagementPolicy"], spec["updateStrategy"]) == (
-        3,
-        "Parallel",
-        {"type": "RollingUpdate"},
-    )
-    assert pod["enableServiceLinks"] is False and pod["automountServiceAccountToken"] is False
-    assert pod["securityContext"] == {
-        "runAsNonRoot": True,
-        "runAsUser": 1000,
-        "runAsGroup": 1000,
-        "fsGroup": 1000,
-        "fsGroupChangePolicy": "OnRootMismatch",
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-    assert ctr["securityContext"] == {
-        "allowPrivilegeEscalation": False,
-        "capabilities": {"drop": ["ALL"]},
-        "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-    }
-    assert ctr["image"] == "zkboot:0.1.0" and ctr["command"] == ["zkboot", "start"]
-    assert ctr["resources"] == {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "1Gi"}}
-    env = container_env(ctr)
-    assert env["ZK_MEMBERSHIP"] == "dynamic" and env["ZK_HEAP_SIZE"] == "auto" and env["ZK_REPLICAS"] == "3"
-    (term,) = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    """The chart's defaults render manifests/base's StatefulSet, field by field, apart from the
+    names and labels (the chart's are the incubator chart's) and the Secret the chart makes."""
+    chart, base = statefulset("defaults"), only(render("base"), "StatefulSet")
+    for field in ("replicas", "podManagementPolicy", "updateStrategy"):
+        assert chart["spec"][field] == base["spec"][field], field
+    for field in ("enableServiceLinks", "automountServiceAccountToken", "terminationGracePeriodSeconds",
+                  "securityContext"):  # fmt: skip
+        assert pod_spec(chart)[field] == pod_spec(base)[field], field
+    ctr, base_ctr = container(chart), container(base)
+    for field in ("image", "imagePullPolicy", "command", "resources", "securityContext", "ports"):
+        assert ctr[field] == base_ctr[field], field
+    for field in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert {k: v for k, v in ctr[field].items() if k != "initialDelaySeconds"} == base_ctr[field], field
+    assert container_env(ctr).items() >= container_env(base_ctr).items()
+    (term,) = pod_spec(chart)["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     assert term == {"labelSelector": {"matchLabels": SELECTOR}, "topologyKey": "kubernetes.io/hostname"}
-    (claim,) = spec["volumeClaimTemplates"]
-    assert claim["metadata"]["name"] == "datadir" and claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
+    ((claim,), (base_claim,)) = chart["spec"]["volumeClaimTemplates"], base["spec"]["volumeClaimTemplates"]
+    assert claim == base_claim
     pdb = only(template("defaults"), "PodDisruptionBudget")
     assert pdb["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": SELECTOR}}
     secret = only(template("defaults"), "Secret")
@@ -524,3 +513,19 @@ def test_bitnami_globals_in_bitnamis_order(sets: str, storage_class: str | None,
     (claim,) = sts["spec"]["volumeClaimTemplates"]
     assert claim["spec"].get("storageClassName") == storage_class
     assert container(sts)["image"] == image
+
+
+def test_jvm_flags_extra_env_and_zoo_cfg_keys() -> None:
+    """jvmFlags -> JVMFLAGS (zkServer.sh puts it after zkboot's flags), extraEnvVars as given,
+    configuration / listenOnAllIPs / env.ZK_CFG_EXTRA into one ZK_CFG_EXTRA, sorted by key."""
+    args = (
+        "--set", "jvmFlags=-XX:+UseG1GC,listenOnAllIPs=true,configuration.globalOutstandingLimit=2000",
+        "--set", "extraEnvVars[0].name=APP_MODE,extraEnvVars[0].value=blue",
+        "--set-string", "env.ZK_CFG_EXTRA=clientPortListenBacklog=100",
+    )  # fmt: skip
+    sts = only(objects(run("helm", "template", RELEASE, str(CHART), *args).stdout), "StatefulSet")
+    env = container_env(container(sts))
+    assert env["JVMFLAGS"] == "-XX:+UseG1GC"
+    assert env["APP_MODE"] == "blue"
+    assert env["ZK_CFG_EXTRA"] == "clientPortListenBacklog=100;globalOutstandingLimit=2000;quorumListenOnAllIPs=true"
+    check_statefulset(sts)  # zkboot takes every one of those keys

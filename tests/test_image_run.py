@@ -137,7 +137,7 @@ def test_writes_only_to_its_volumes(server: Container) -> None:
     changed = {line.split(maxsplit=1)[1] for line in server.podman("diff", server.name).stdout.splitlines()}
     assert changed <= PODMAN_OWN, f"written outside the volumes: {sorted(changed - PODMAN_OWN)}"
     conf = sorted(path.name for path in (server.volumes / "conf").iterdir())
-    assert conf == ["java.env", "log4j.properties", "zoo.cfg"], conf
+    assert conf == ["java.env", "java.security", "log4j.properties", "zoo.cfg"], conf
     assert (server.volumes / "datadir" / "data" / "myid").read_text().strip() == "1"
     owners = {(path.stat().st_uid, path.stat().st_gid) for path in (server.volumes / "datadir").rglob("*")}
     assert owners == {(UID, GID)}, owners
