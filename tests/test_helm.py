@@ -28,6 +28,7 @@ from tests.test_manifests import (
     pod_spec,
     port_of,
     render,
+    render_member,
     service_link_names,
     validate_exactly,
 )
@@ -529,3 +530,16 @@ def test_jvm_flags_extra_env_and_zoo_cfg_keys() -> None:
     assert env["APP_MODE"] == "blue"
     assert env["ZK_CFG_EXTRA"] == "clientPortListenBacklog=100;globalOutstandingLimit=2000;quorumListenOnAllIPs=true"
     check_statefulset(sts)  # zkboot takes every one of those keys
+
+
+def test_min_server_id_offsets_every_myid() -> None:
+    """Bitnami's minServerId: myid = ordinal + minServerId, as zkboot writes it for each pod."""
+    sts = only(objects(run("helm", "template", RELEASE, str(CHART), "--set", "minServerId=10").stdout), "StatefulSet")
+    assert container_env(container(sts))["ZK_MYID_OFFSET"] == "10"
+    for ordinal in range(3):
+        done, _argv = render_member(sts, ordinal)
+        assert done.returncode == 0, done.stderr
+        document = json.loads(done.stdout)
+        assert document["identity"]["myid"] == ordinal + 10
+        servers = document["identity"]["servers"]
+        assert [line.split("=", 1)[0] for line in servers] == ["server.10", "server.11", "server.12"]
