@@ -28,7 +28,7 @@ from tests.test_manifests import (
     pod_spec,
     port_of,
     render,
-    render_member,
+    rendered,
     service_link_names,
     validate_exactly,
 )
@@ -537,9 +537,7 @@ def test_min_server_id_offsets_every_myid() -> None:
     sts = only(objects(run("helm", "template", RELEASE, str(CHART), "--set", "minServerId=10").stdout), "StatefulSet")
     assert container_env(container(sts))["ZK_MYID_OFFSET"] == "10"
     for ordinal in range(3):
-        done, _argv = render_member(sts, ordinal)
-        assert done.returncode == 0, done.stderr
-        document = json.loads(done.stdout)
+        document, _files, _cfg = rendered(sts, ordinal)
         assert document["identity"]["myid"] == ordinal + 10
         servers = document["identity"]["servers"]
         assert [line.split("=", 1)[0] for line in servers] == ["server.10", "server.11", "server.12"]

@@ -229,14 +229,22 @@ def writable_volume(sts: Obj, path: str) -> str | None:
     return best[1] if best else None
 
 
-def check_member(sts: Obj, ordinal: int) -> dict[str, str]:
-    """Assert that pod <sts>-<ordinal> would start with a zoo.cfg for the whole StatefulSet."""
+def rendered(sts: Obj, ordinal: int) -> tuple[Obj, dict[str, str], dict[str, str]]:
+    """``zkboot render --format=json`` for pod <sts>-<ordinal>, which must succeed: the document,
+    the files' contents by path, and zoo.cfg's key/value pairs."""
     done, argv = render_member(sts, ordinal)
     assert done.returncode == 0, f"{shlex.join(argv)} exited {done.returncode}: {done.stderr.strip()}"
     out = json.loads(done.stdout)
     files = {f["path"]: f["content"] for f in out["files"]}
     (zoo_cfg,) = (content for path, content in files.items() if path.endswith("/zoo.cfg"))
     cfg = dict(line.split("=", 1) for line in zoo_cfg.splitlines() if line and not line.startswith("#"))
+    return out, files, cfg
+
+
+def check_member(sts: Obj, ordinal: int) -> dict[str, str]:
+    """Assert that pod <sts>-<ordinal> would start with a zoo.cfg for the whole StatefulSet."""
+    out, files, cfg = rendered(sts, ordinal)
+    zoo_cfg = next(content for path, content in files.items() if path.endswith("/zoo.cfg"))
 
     name, service, replicas = sts["metadata"]["name"], sts["spec"]["serviceName"], sts["spec"]["replicas"]
     ctr = container(sts)
@@ -685,12 +693,7 @@ def test_secure_services_ports() -> None:
 def check_secure_member(sts: Obj, ordinal: int) -> dict[str, str]:
     """Pod <sts>-<ordinal>'s zoo.cfg serves TLS on the client-tls port and between members, with the
     plain port on 127.0.0.1 only; the Secret's files are not here, so render warns and masks."""
-    done, argv = render_member(sts, ordinal)
-    assert done.returncode == 0, f"{shlex.join(argv)} exited {done.returncode}: {done.stderr.strip()}"
-    out = json.loads(done.stdout)
-    files = {f["path"]: f["content"] for f in out["files"]}
-    (zoo_cfg,) = (content for path, content in files.items() if path.endswith("/zoo.cfg"))
-    cfg = dict(line.split("=", 1) for line in zoo_cfg.splitlines() if line and not line.startswith("#"))
+    out, files, cfg = rendered(sts, ordinal)
     ctr = container(sts)
     assert cfg.get("secureClientPort") == str(port_of(ctr, "client-tls"))
     assert cfg.get("sslQuorum") == "true"

@@ -45,6 +45,16 @@ release: {{ .Release.Name }}
 {{- end }}
 {{- end -}}
 
+{{/* A dotted key of a values map: (list $values "a.b.c") -> JSON {"found": bool, "value": ...}
+(include returns text: the value travels as JSON). */}}
+{{- define "zk.at" -}}
+{{- $node := index . 0 -}}{{- $found := true -}}
+{{- range $part := splitList "." (index . 1) -}}
+{{- if and $found (kindIs "map" $node) (hasKey $node $part) -}}{{- $node = index $node $part -}}{{- else -}}{{- $found = false -}}{{- end -}}
+{{- end -}}
+{{- toJson (dict "found" $found "value" (ternary $node nil $found)) -}}
+{{- end -}}
+
 {{/*
 The values in effect, as YAML: every old key given copied onto the key that replaced it (the old
 key wins: it is what the user wrote), and every old key whose feature zkboot does not carry refused
@@ -91,7 +101,7 @@ with one line saying what replaced it. Each template reads them once:
   (list "securityContext.fsGroup" "podSecurityContext.fsGroup")
   (list "global.storageClass" "persistence.storageClass")
 -}}
-{{- /* (old key, when it is refused: true = set to true, set = set and not empty, what replaced it) */ -}}
+{{- /* (old key, when it is refused: true/false = set to that, set = set and not empty, what replaced it) */ -}}
 {{- $refused := list
   (list "command" "set" "the container runs `zkboot start`, which writes zoo.cfg from these values; remove it")
   (list "secrets" "set" "mount Secrets with extraVolumes and extraVolumeMounts; TLS and SASL Secrets go in tls.* and sasl.*")
@@ -126,40 +136,28 @@ with one line saying what replaced it. Each template reads them once:
   (list "volumePermissions.enabled" "true" "no init container: podSecurityContext.fsGroup makes the volumes writable")
   (list "diagnosticMode.enabled" "true" "no diagnostic mode: `zkboot render` shows what a pod would get, `zkboot status` how the ensemble is")
   (list "rollingUpdatePartition" "set" "use updateStrategy.rollingUpdate.partition")
+  (list "service.headless.publishNotReadyAddresses" "false" "members must resolve each other before any of them is Ready")
+  (list "service.publishNotReadyAddresses" "false" "members must resolve each other before any of them is Ready")
+  (list "security.enabled" "false" "the pod runs as a non-root user (podSecurityContext); set podSecurityContext.runAsUser and fsGroup instead")
 -}}
 {{- range $rule := $refused -}}
-{{- $node := $v -}}{{- $found := true -}}
-{{- range $part := splitList "." (index $rule 0) -}}
-{{- if and $found (kindIs "map" $node) (hasKey $node $part) -}}{{- $node = index $node $part -}}{{- else -}}{{- $found = false -}}{{- end -}}
-{{- end -}}
-{{- if $found -}}
-{{- if or (and (eq (index $rule 1) "true") (eq (toString $node) "true")) (and (eq (index $rule 1) "set") (not (empty $node))) -}}
-{{- fail (printf "values: %s=%s is not supported here: %s" (index $rule 0) (toJson $node) (index $rule 2)) -}}
-{{- end -}}
+{{- $at := include "zk.at" (list $v (index $rule 0)) | fromJson -}}
+{{- $when := index $rule 1 -}}
+{{- if and $at.found (or (and (has $when (list "true" "false")) (eq (toString $at.value) $when)) (and (eq $when "set") (not (empty $at.value)))) -}}
+{{- fail (printf "values: %s=%s is not supported here: %s" (index $rule 0) (toJson $at.value) (index $rule 2)) -}}
 {{- end -}}
 {{- end -}}
 {{- if kindIs "string" $v.configuration -}}
 {{- fail "values: configuration is a map of zoo.cfg keys here (zkboot writes zoo.cfg, checking each key), not a whole zoo.cfg text" -}}
 {{- end -}}
-{{- if eq (toString (dig "service" "headless" "publishNotReadyAddresses" true $v)) "false" -}}
-{{- fail "values: service.headless.publishNotReadyAddresses=false is not supported here: members must resolve each other before any of them is Ready" -}}
-{{- end -}}
-{{- if eq (toString (dig "service" "publishNotReadyAddresses" true $v)) "false" -}}
-{{- fail "values: service.publishNotReadyAddresses=false is not supported here: members must resolve each other before any of them is Ready" -}}
-{{- end -}}
 {{- if has (base $v.image.repository) (list "zookeeper" "k8szk" "kubernetes-zookeeper") -}}
 {{- fail (printf "values: image.repository=%s has no zkboot: the chart runs zkboot's image (image.repository zkboot, or your mirror of it)" $v.image.repository) -}}
 {{- end -}}
-{{- if and (eq (toString (dig "security" "enabled" true $v)) "false") (hasKey $v "security") -}}
-{{- fail "values: security.enabled=false is not supported here: the pod runs as a non-root user (podSecurityContext); set podSecurityContext.runAsUser and fsGroup instead" -}}
-{{- end -}}
 {{- $eff := deepCopy $v -}}
 {{- range $pair := $aliases -}}
-{{- $node := $v -}}{{- $found := true -}}
-{{- range $part := splitList "." (index $pair 0) -}}
-{{- if and $found (kindIs "map" $node) (hasKey $node $part) -}}{{- $node = index $node $part -}}{{- else -}}{{- $found = false -}}{{- end -}}
-{{- end -}}
-{{- if and $found (not (kindIs "invalid" $node)) (ne (toString $node) "") -}}
+{{- $at := include "zk.at" (list $v (index $pair 0)) | fromJson -}}
+{{- $node := $at.value -}}
+{{- if and $at.found (not (kindIs "invalid" $node)) (ne (toString $node) "") -}}
 {{- $path := splitList "." (index $pair 1) -}}
 {{- $target := $eff -}}
 {{- range $part := initial $path -}}
