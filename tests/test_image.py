@@ -13,6 +13,7 @@ Nothing is written inside the repository: builds and installs happen under pytes
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -360,10 +361,7 @@ def test_zookeeper_is_downloaded_verified_and_extracted(dockerfile: Dockerfile) 
     assert all(value is None for value in stage.args().values()), "defaults belong to the global ARGs"
 
     adds = [i.args.split() for i in stage.all("ADD")]
-    url = (
-        "${ZOOKEEPER_MIRROR}/zookeeper-${ZOOKEEPER_VERSION}/"
-        "apache-zookeeper-${ZOOKEEPER_VERSION}-bin.tar.gz"
-    )
+    url = "${ZOOKEEPER_MIRROR}/zookeeper-${ZOOKEEPER_VERSION}/apache-zookeeper-${ZOOKEEPER_VERSION}-bin.tar.gz"
     assert len(adds) == 1 and len(adds[0]) == 2 and adds[0][0] == url, adds
     tarball = adds[0][1]
 
@@ -711,6 +709,43 @@ def test_default_cmd_renders_a_standalone_server(installed: Installed, dockerfil
     assert result.returncode == 0, result.stderr
     assert "clientPort=2181" in result.stdout
     assert "server.1=" not in result.stdout, "the default CMD must give a standalone server"
+
+
+def test_the_image_rewrites_the_installed_scripts_to_start_without_site(dockerfile: Dockerfile) -> None:
+    """python -m zkboot.cli.nosite runs in the RUN that installs zkboot, after pip, as root."""
+    runs = [shell_commands(run.flags_and_rest()[1]) for run in dockerfile.final.all("RUN")]
+    found = [
+        (i, j) for i, run in enumerate(runs) for j, c in enumerate(run) if c == ["python", "-m", "zkboot.cli.nosite"]
+    ]
+    assert len(found) == 1, runs
+    run, at = found[0]
+    installs = [j for j, c in enumerate(runs[run]) if c[:2] == ["pip", "install"]]
+    assert installs and installs[0] < at, runs[run]
+
+
+def test_installed_scripts_rewritten_without_site_still_work(installed: Installed, tmp_path: Path) -> None:
+    """The regular install's scripts, rewritten as the image rewrites them: the probes answer
+    without site, and render (typer, from a .pth file of this venv) gets site back."""
+    from zkboot.cli.nosite import MARK, SCRIPTS
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in SCRIPTS:
+        shutil.copy2(installed.venv / "bin" / name, bin_dir / name)
+    done = installed.run("python", "-m", "zkboot.cli.nosite", str(bin_dir))
+    assert done.returncode == 0, done.stderr
+    purelib = installed.run("python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
+    for name in SCRIPTS:
+        lines = (bin_dir / name).read_text().splitlines()
+        assert lines[0] == f"#!{installed.venv / 'bin' / 'python'} -S", lines[0]
+        assert f"import sys; sys.path.append({purelib!r})  {MARK}" in lines, lines
+    run = functools.partial(subprocess.run, cwd=tmp_path, env=installed.env, capture_output=True, text=True, timeout=30)
+    port = str(free_port())
+    for argv in (("zkboot", "probe", "live", "--port", port), ("zookeeper-ready", port)):
+        result = run([str(bin_dir / argv[0]), *argv[1:]])
+        assert result.returncode == 1 and "(refused)" in result.stderr, (argv, result.stderr)
+    render = run([str(bin_dir / "zkboot"), "render", "--hostname=zk-0", "--zookeeper-home=/nonexistent"])
+    assert render.returncode == 0 and "clientPort=2181" in render.stdout, render.stderr
 
 
 def test_installed_healthcheck_command_fails_fast_without_a_server(installed: Installed) -> None:

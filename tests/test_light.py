@@ -5,6 +5,7 @@ why, 2 usage; a deadline that holds when a server accepts and never answers; and
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -272,18 +273,64 @@ def test_help_exits_0(argv: list[str]) -> None:
     assert "ZK_PROBE_TIMEOUT" in ran.stdout
 
 
+def into_a_closed_pipe(argv: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run([script(argv[0]), *argv[1:]], stdout=write_end, stderr=subprocess.PIPE, timeout=10,
+                              env=clean_env())  # fmt: skip
+    finally:
+        os.close(write_end)
+
+
+def test_metrics_into_a_closed_pipe_fail_with_one_line() -> None:
+    """``zkboot metrics | head -c0``: exit 1 and one line naming the problem, not a traceback."""
+    with Canned({"mntr": "zk_version\t3.8.0\n"}) as small, Canned() as large:  # buffered, and bigger than the buffer
+        for port in (small.port, large.port):
+            for argv in (["zookeeper-metrics", str(port)], ["zkboot", "metrics", f"--port={port}"]):
+                done = into_a_closed_pipe(argv)
+                assert done.returncode == 1, (argv, done)
+                assert done.stderr.decode() == f"{' '.join(argv[:2]) if argv[0] == 'zkboot' else argv[0]}: " \
+                    "cannot write the metrics: Broken pipe\n", (argv, done.stderr)  # fmt: skip
+
+
+def test_usage_into_a_closed_pipe_fails_with_one_line() -> None:
+    for argv in (["zookeeper-ready", "--help"], ["zkboot", "probe", "--help"]):
+        done = into_a_closed_pipe(argv)
+        assert (done.returncode, done.stderr.count(b"\n")) == (1, 1), (argv, done)
+        assert b"cannot write the usage: Broken pipe" in done.stderr, (argv, done)
+
+
+def test_output_left_unflushed_does_not_exit_0() -> None:
+    """The light scripts end with posix._exit after flushing: output that cannot be flushed must not
+    become a silent success (120, as the interpreter's own exit gives)."""
+    code = "import sys; from zkboot.cli.light import finish; sys.stdout.write('left in the buffer'); finish(0)"
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        buffered = {k: v for k, v in clean_env().items() if k != "PYTHONUNBUFFERED"}  # only the flush fails
+        done = subprocess.run([sys.executable, "-c", code], stdout=write_end, timeout=10, env=buffered)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 120
+
+
 # --- imports ---------------------------------------------------------------------------------------
 
 HEAVY = ("typer", "jinja2", "kazoo", "psutil", "pydantic", "rich")
 REPORTED = ("click", "argparse", "dataclasses", "typing")
 
-# Runs the installed console-script file as its own __main__, then says what got imported.
+# Runs the installed console-script file as its own __main__, then says what got imported (the
+# light scripts' posix._exit turned into SystemExit, so that the listing still runs).
 # ``preloaded``: those of them already imported before the script ran (runpy's own pkgutil brings
 # typing on 3.11).
 RUN_AND_LIST = f"""
-import json, pkgutil, runpy, sys
+import json, pkgutil, posix, runpy, sys
 names = {(*HEAVY, *REPORTED)!r}
 preloaded = [m for m in names if m in sys.modules]
+def exit_here(code):  # the light scripts end with posix._exit, which would end this harness too
+    raise SystemExit(code)
+posix._exit = exit_here
 path = sys.argv[1]
 sys.argv = sys.argv[1:]
 try:

@@ -707,7 +707,7 @@ def check_secure_member(sts: Obj, ordinal: int) -> dict[str, str]:
     assert any(w.startswith(f"ZK_TLS_DIR={TLS_DIR}: ") for w in out["warnings"]), out["warnings"]
     assert (cfg.get("quorum.auth.enableSasl"), cfg.get("quorum.auth.learnerRequireSasl")) == ("true", "true")
     jaas = files[str(Path(cfg["ssl.keyStore.location"]).parent / "jaas.conf")]
-    assert 'password=<masked>;' in jaas and jaas.count("user_<unread>=<masked>;") == 2, jaas
+    assert "password=<masked>;" in jaas and jaas.count("user_<unread>=<masked>;") == 2, jaas
     assert cfg.get("sessionRequireClientSASLAuth") == "true"
     assert any(w.startswith(f"ZK_QUORUM_SASL_DIR={SASL_DIR}: ") for w in out["warnings"]), out["warnings"]
     return cfg

@@ -90,7 +90,7 @@ def test_render_writes_the_entries_and_shows_the_jaas_file_masked(tmp_path: Path
     }
     assert f"-Djava.security.auth.login.config={conf}/jaas.conf" in document["jvmflags"]
     assert files[f"{conf}/jaas.conf"] == sasl.jaas(sasl.Account("zk-quorum", ""), masked=True)
-    assert "pa\\\"ss" not in result.stdout and "ss\\\\word" not in result.stdout
+    assert 'pa\\"ss' not in result.stdout and "ss\\\\word" not in result.stdout
 
 
 def test_rolling_to_sasl_leaves_it_optional_first(tmp_path: Path) -> None:

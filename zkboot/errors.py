@@ -5,8 +5,6 @@ what was expected; the front ends print it and exit with ``exit_code``, never wi
 Standard library only and nothing to import: the probe path loads this every few seconds.
 """
 
-from __future__ import annotations
-
 
 class ZkbootError(Exception):
     """A failure to report as one line per problem; ``exit_code`` says whose fault it is."""

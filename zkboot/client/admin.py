@@ -5,8 +5,6 @@ bounds the whole request (a client library would give each read the full timeout
 Failures are ``AdminError``s, with the same ``Kind`` names as the four-letter words'.
 """
 
-from __future__ import annotations
-
 import json
 
 from zkboot.client.fourlw import Deadline, exchange

@@ -9,8 +9,6 @@ chosen, so the probes, metrics and status never care how the server was reached:
 Standard library only; ``ssl`` and ``json`` are imported only by the transports that need them.
 """
 
-from __future__ import annotations
-
 from zkboot.client.fourlw import NOT_SERVING_TEXT, ask
 from zkboot.errors import AdminError, FourLetterError, Kind
 from zkboot.options import TRANSPORTS, ProbeOptions
@@ -102,7 +100,7 @@ class Endpoint:
         timeout: float = 1.0,
         transport: str = "tcp",
         admin_port: int = 8080,
-        tls: ssl.SSLContext | None = None,
+        tls: "ssl.SSLContext | None" = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -111,7 +109,7 @@ class Endpoint:
         self.admin_port = admin_port
         self.tls = tls
 
-    def at(self, host: str) -> Endpoint:
+    def at(self, host: str) -> "Endpoint":
         """The same question asked of another server."""
         return Endpoint(host, self.port, self.timeout, self.transport, self.admin_port, self.tls)
 
@@ -186,7 +184,7 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def tls_context(ca: str | None, cert: str | None, key: str | None) -> ssl.SSLContext:
+def tls_context(ca: str | None, cert: str | None, key: str | None) -> "ssl.SSLContext":
     """A client context: the CA's chain is verified when given; the name is not (probes dial 127.0.0.1)."""
     import ssl
 

@@ -11,8 +11,6 @@ exchange, and is imported, with ``ssl``, only for TLS.  IP addresses are connect
 the resolver, and names go to it as bytes (a str would load the idna codec).
 """
 
-from __future__ import annotations
-
 import _socket
 import time
 
@@ -45,7 +43,7 @@ def ask(
     host: str = "127.0.0.1",
     port: int = 2181,
     timeout: float = 1.0,
-    tls: ssl.SSLContext | None = None,
+    tls: "ssl.SSLContext | None" = None,
 ) -> str:
     """The server's whole reply to ``command``; FourLetterError when there is no usable one.
 
@@ -72,7 +70,7 @@ def exchange(
     host: str,
     port: int,
     deadline: Deadline,
-    tls: ssl.SSLContext | None = None,
+    tls: "ssl.SSLContext | None" = None,
     half_close: bool = True,
     retry: bool = True,
     error: type[QueryError] = FourLetterError,
@@ -99,7 +97,7 @@ def exchange(
 
 
 def _once(
-    payload: bytes, host: str, port: int, deadline: Deadline, tls: ssl.SSLContext | None, half_close: bool
+    payload: bytes, host: str, port: int, deadline: Deadline, tls: "ssl.SSLContext | None", half_close: bool
 ) -> bytes:
     sock = _connect(host, port, deadline)
     try:
@@ -156,7 +154,7 @@ def _addresses(host: str, port: int) -> list[tuple[int, tuple[str, int]]]:
     return [(info[0], (str(info[4][0]), int(info[4][1]))) for info in found]
 
 
-def _wrap(raw: _socket.socket, tls: ssl.SSLContext, host: str) -> _socket.socket:
+def _wrap(raw: _socket.socket, tls: "ssl.SSLContext", host: str) -> _socket.socket:
     import socket  # TLS only: ssl wants the full socket class
 
     plain = socket.socket(fileno=raw.detach())

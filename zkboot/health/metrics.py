@@ -1,7 +1,5 @@
 """``mntr`` in three shapes: as ZooKeeper prints it, Prometheus exposition format, or JSON."""
 
-from __future__ import annotations
-
 import math
 
 INFO_KEYS = {"zk_version": "version", "zk_server_state": "server_state"}

@@ -9,8 +9,6 @@
 Each check returns None when it passes, else the one-line reason.
 """
 
-from __future__ import annotations
-
 from zkboot.client.endpoint import Endpoint
 from zkboot.errors import Kind, QueryError
 
