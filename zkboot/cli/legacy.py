@@ -7,7 +7,6 @@ zkboot's kebab-case spelling of every setting, and nothing positional.
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -34,6 +33,8 @@ def parse(args: Sequence[str]) -> dict[str, str | list[str]] | None:
         name, has_value, value = arg.partition("=")
         option = FLAG_TO_OPTION.get(name)
         if option is None:
+            import difflib  # only for a typo: every pod's start would pay its import
+
             close = difflib.get_close_matches(name, list(FLAG_TO_OPTION), n=1)
             hint = f"; did you mean {close[0]}?" if close else "; see -h"
             raise UsageError(f"unknown option {name}{hint}")

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
 
 from zkboot.client.access import Access
 from zkboot.errors import Kind, QueryError
 
+TYPE_CHECKING = False  # typing costs every start ~2 ms to import
 if TYPE_CHECKING:
     import logging
+    from typing import Any
 
 CONFIG_NODE = "/zookeeper/config"  # ZooKeeper 3.5+: the membership as the member knows it
 

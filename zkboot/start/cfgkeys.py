@@ -10,7 +10,6 @@ Sources: the ZooKeeper Administrator's Guide, configuration parameters (3.4 to 3
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Iterable
 
@@ -197,6 +196,8 @@ def warnings(extra: Iterable[tuple[str, str]], label: Callable[[str], str]) -> l
     for key, _value in extra:
         if key in KNOWN or key.startswith(KNOWN_PREFIXES):
             continue
+        import difflib  # only for an unknown key: every pod's start would pay its import
+
         close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.75)
         hint = ""
         if close:

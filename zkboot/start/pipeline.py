@@ -17,13 +17,11 @@ with them; ``zkGenConfig.sh`` stops after 3.  Bad input leaves the disk as it wa
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
 from zkboot import membership
 from zkboot.errors import EnvironmentProblem, UsageError
@@ -31,6 +29,10 @@ from zkboot.options import ProbeOptions
 from zkboot.report import Reporter
 from zkboot.start import cfgkeys, files, heap, identity, install, launch, render, sasl, tls
 from zkboot.start.settings import FlagValues, Settings, resolve, setting_label
+
+TYPE_CHECKING = False  # typing costs every start ~2 ms to import
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 TLS_SINCE = "3.5.5"  # PEM key and trust stores, sslQuorum and portUnification
 
@@ -306,6 +308,8 @@ def show(program: str, flags: FlagValues, environ: Mapping[str, str], fmt: str, 
     for warning in p.warnings:
         report.warn(warning)
     if fmt == "json":
+        import json  # render only: every pod's start would pay its import
+
         sys.stdout.write(json.dumps(as_document(p), indent=2) + "\n")
     else:
         sys.stdout.write("\n".join(f"==> {f.path} <==\n{f.display}" for f in p.files))
