@@ -3,7 +3,7 @@ snapshots, running as an unprivileged user, free loopback ports, a four-letter-w
 ZooKeeper started by zkboot.
 
 Plain functions here are imported by the test modules (``from tests.conftest import ...``) and by
-tests/bench/bench_start.py, which puts the repository root on sys.path for it.
+the benchmarks under tests/bench/, which put the repository root on sys.path for it.
 """
 
 from __future__ import annotations
@@ -179,6 +179,40 @@ def script(name: str) -> str:
     found = str(path) if path.exists() else shutil.which(name)
     assert found, f"console script {name} is not installed"
     return found
+
+
+def copy_scripts(directory: Path, names: Iterable[str]) -> Path:
+    """This interpreter's installed scripts ``names`` copied into ``directory`` (made), modes kept."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy2(script(name), directory / name)
+    return directory
+
+
+def image_bin(directory: Path) -> Path:
+    """zkboot's commands as the image has them, in ``directory``: copies of this interpreter's
+    installed scripts, the probe scripts rewritten by ``python -m zkboot.cli.nosite`` (run outside
+    the repository, whose zkboot/ would shadow the installed one)."""
+    from zkboot.cli.nosite import SCRIPTS
+
+    copy_scripts(directory, (*SCRIPTS, "start-zookeeper", "zkGenConfig.sh"))
+    done = subprocess.run(
+        [sys.executable, "-m", "zkboot.cli.nosite", str(directory)], capture_output=True, text=True, timeout=60, cwd="/"
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"python -m zkboot.cli.nosite {directory}: {done.stderr.strip()}")
+    return directory
+
+
+def install_kind() -> str:
+    """How zkboot is installed for this interpreter: editable or regular."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        direct_url = distribution("zkboot").read_text("direct_url.json") or ""
+    except PackageNotFoundError:
+        return "not installed"
+    return "editable" if '"editable": true' in direct_url.replace("'", '"') else "regular (non-editable)"
 
 
 def clean_env(dirs: Path | None = None, **extra: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import clean_env, free_port, script
+from tests.conftest import clean_env, free_port, script, stub_home
 from tests.fakes import (
     Canned,
     ClosesAtOnce,
@@ -433,3 +433,23 @@ def test_zkboot_start_parses_without_typer(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
     code, modules = imports_of(["zkboot", "start", "--help"])
     assert code in (0, None) and "typer" in modules
+
+
+def test_the_start_path_imports_neither_typing_tempfile_difflib_nor_json(tmp_path: Path) -> None:
+    """The README's claim for every pod's entrypoint, both spellings, up to the exec of zkServer.sh
+    (a stub that exits 0): each of these modules cost each start milliseconds to import."""
+    marker = tmp_path / "exec-happened"
+    home = stub_home(tmp_path / "zookeeper", f": > {marker}\nexit 0\n", jars=["zookeeper-3.8.4.jar"])
+    for argv in (["zkboot", "start"], ["start-zookeeper"]):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", script(argv[0]), *argv[1:], f"--zookeeper-home={home}"],
+            capture_output=True, text=True, timeout=30, env=clean_env(tmp_path, ZK_HOSTNAME="zk-0"),
+        )  # fmt: skip
+        assert done.returncode == 0 and marker.exists(), (argv, done.stderr[-600:])
+        marker.unlink()
+        modules = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import")}
+        assert "zkboot.start.pipeline" in modules, argv
+        assert not {"typing", "tempfile", "difflib", "json"} & modules, (
+            argv,
+            {"typing", "tempfile", "difflib", "json"} & modules,
+        )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import clean_env, free_port, script
+from tests.conftest import clean_env, copy_scripts, free_port, script
 from tests.fakes import Canned
 from zkboot.cli.nosite import MARK, SCRIPTS, package_root
 
@@ -23,12 +23,7 @@ def nosite(*args: str) -> subprocess.CompletedProcess[str]:
 
 def copies(directory: Path) -> Path:
     """This venv's five installed scripts, copied (mode kept) into ``directory``/bin."""
-    bin_dir = directory / "bin"
-    bin_dir.mkdir()
-    for name in SCRIPTS:
-        (bin_dir / name).write_bytes(Path(script(name)).read_bytes())
-        (bin_dir / name).chmod(Path(script(name)).stat().st_mode & 0o7777)
-    return bin_dir
+    return copy_scripts(directory / "bin", SCRIPTS)
 
 
 def contents(directory: Path) -> dict[str, bytes]:

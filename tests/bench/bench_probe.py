@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for tests.conftest
-from tests.conftest import clean_env, four_letter, free_port, script, stop
+from tests.conftest import clean_env, four_letter, free_port, image_bin, install_kind, script, stop
 
 RUNS = 30
 WARMUP = 2
@@ -101,17 +101,6 @@ def start_server(root: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
     return process, port, log
 
 
-def install_kind() -> str:
-    """How zkboot is installed for this interpreter: editable or regular."""
-    try:
-        from importlib.metadata import PackageNotFoundError, distribution
-
-        direct_url = distribution("zkboot").read_text("direct_url.json") or ""
-    except PackageNotFoundError:
-        return "not installed"
-    return "editable" if '"editable": true' in direct_url.replace("'", '"') else "regular (non-editable)"
-
-
 def bytecode_note() -> str:
     """Whether the probe's modules load from cached bytecode or are compiled from source on every run.
 
@@ -128,22 +117,7 @@ def bytecode_note() -> str:
     return f"NOT cached ({why}): every probe compiles zkboot's modules from source"
 
 
-def image_scripts(directory: Path) -> Path:
-    """Copies of this interpreter's light scripts in ``directory``, rewritten as the image has them."""
-    from zkboot.cli.nosite import SCRIPTS
-
-    directory.mkdir()
-    for name in SCRIPTS:
-        shutil.copy2(script(name), directory / name)
-    done = subprocess.run(  # run outside the repository, whose zkboot/ would shadow the installed one
-        [sys.executable, "-m", "zkboot.cli.nosite", str(directory)], capture_output=True, text=True, timeout=60, cwd="/"
-    )
-    if done.returncode != 0:
-        raise BenchError(f"python -m zkboot.cli.nosite: {done.stderr.strip()}")
-    return directory
-
-
-def commands(port: int, image_bin: Path) -> tuple[list[tuple[str, list[str], dict[str, str]]], str | None]:
+def commands(port: int, image: Path) -> tuple[list[tuple[str, list[str], dict[str, str]]], str | None]:
     """(label, argv, env) of each command to time, and why nc is skipped (None when it is not)."""
     env = clean_env()
     probes = [
@@ -158,7 +132,7 @@ def commands(port: int, image_bin: Path) -> tuple[list[tuple[str, list[str], dic
     ]
     for label, argv, probe_env in probes:
         found.append((f"{label} {PIP}", [script(argv[0]), *argv[1:]], probe_env))
-        found.append((f"{label} {IMAGE}", [str(image_bin / argv[0]), *argv[1:]], probe_env))
+        found.append((f"{label} {IMAGE}", [str(image / argv[0]), *argv[1:]], probe_env))
     nc = shutil.which("nc")
     if nc is None:
         return found, f"nc is not installed; install it with: {NC_HINT}"
@@ -170,8 +144,8 @@ def commands(port: int, image_bin: Path) -> tuple[list[tuple[str, list[str], dic
     return found, None
 
 
-def measure(port: int, image_bin: Path) -> tuple[dict[str, list[tuple[float, float]]], str | None]:
-    todo, skipped = commands(port, image_bin)
+def measure(port: int, image: Path) -> tuple[dict[str, list[tuple[float, float]]], str | None]:
+    todo, skipped = commands(port, image)
     for _ in range(WARMUP):
         for _label, argv, env in todo:
             run_once(argv, env)
@@ -225,11 +199,10 @@ def main() -> int:
             return 2
         try:
             print(f"ZooKeeper (pid {process.pid}) serving on 127.0.0.1:{port}")
-            image_bin = image_scripts(Path(tmp) / "image-bin")
-            results, skipped = measure(port, image_bin)
+            results, skipped = measure(port, image_bin(Path(tmp) / "image-bin"))
             print(f"zkboot bytecode after the runs: {bytecode_note()}")
             print()
-        except BenchError as exc:
+        except (BenchError, RuntimeError) as exc:
             print(f"bench_probe: {exc}", file=sys.stderr)
             return 2
         finally:
