@@ -14,24 +14,35 @@ deadline and goes ahead: there is then no second configuration to split from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from zkboot.client.access import Access
 from zkboot.client.parallel import ask_all
 from zkboot.client.session import read_config
 from zkboot.errors import EnvironmentProblem, QueryError
+from zkboot.record import Record
 from zkboot.start.identity import Identity
 
 
-@dataclass(frozen=True, order=True)
-class Server:
+class Server(Record):
     """One ``server.N=host:quorum:election`` entry (its role and client address aside)."""
 
+    __slots__ = ("election_port", "host", "myid", "quorum_port")
     myid: int
     host: str
     quorum_port: int
     election_port: int
+
+    def __init__(self, myid: int, host: str, quorum_port: int, election_port: int) -> None:
+        self.myid, self.host, self.quorum_port, self.election_port = myid, host, quorum_port, election_port
+
+    def __lt__(self, other: Server) -> bool:  # sorted by myid, then the rest
+        return (self.myid, self.host, self.quorum_port, self.election_port) < (
+            other.myid,
+            other.host,
+            other.quorum_port,
+            other.election_port,
+        )
 
     def __str__(self) -> str:
         return f"server.{self.myid}={self.host}:{self.quorum_port}:{self.election_port}"
@@ -162,13 +173,16 @@ def local_config(state_dir: Path) -> tuple[str, tuple[Server, ...]] | None:
     return None
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(Record):
     """The dynamic configuration a start runs with."""
 
+    __slots__ = ("name", "note", "text")
     name: str  # its file name in the state dir
     text: str | None  # the text to write there; None: the file is ZooKeeper's own, kept as it is
     note: str  # for the progress line
+
+    def __init__(self, name: str, text: str | None, note: str) -> None:
+        self.name, self.text, self.note = name, text, note
 
 
 def decide_dynamic(

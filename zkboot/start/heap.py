@@ -8,8 +8,9 @@ for the page cache that ZooKeeper's transaction log leans on.  The limit is read
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+from zkboot.record import Record
 
 AUTO_FRACTION = 0.5
 AUTO_MIN_MIB = 64
@@ -17,10 +18,13 @@ AUTO_MIN_MIB = 64
 V1_UNLIMITED = 1 << 60
 
 
-@dataclass(frozen=True)
-class Heap:
+class Heap(Record):
+    __slots__ = ("note", "size")
     size: str  # JVM syntax, e.g. "512M"
     note: str  # how it was chosen, for the progress line
+
+    def __init__(self, size: str, note: str) -> None:
+        self.size, self.note = size, note
 
 
 def memory_limit(

@@ -21,10 +21,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from zkboot.errors import EnvironmentProblem
+from zkboot.record import Record
 
 SEARCH_DIRS = ("/opt/zookeeper/bin", "/usr/share/zookeeper/bin")
 VERSION_JAR = re.compile(r"^zookeeper-([0-9]+\.[0-9]+\.[0-9]+)\.jar$")
@@ -33,13 +33,19 @@ MISSING_FROM_MANIFEST = ("servlet-api.jar", "netty-codec.jar")
 LOG4J_BINDING_JAR = re.compile(r"^slf4j-(log4j12|reload4j)(-[0-9.]+)?\.jar$")
 
 
-@dataclass(frozen=True)
-class Installation:
+class Installation(Record):
+    __slots__ = ("classpath", "layout", "log_backend", "version", "zkserver")
     zkserver: Path  # bin/zkServer.sh
     layout: str  # "upstream" or "fixed"
     version: str | None  # "3.8.0", when a versioned jar tells
     log_backend: str  # "log4j" or "logback"
     classpath: tuple[str, ...]  # fixed layout: the jars zkboot puts after its conf dir
+
+    def __init__(
+        self, zkserver: Path, layout: str, version: str | None, log_backend: str, classpath: tuple[str, ...]
+    ) -> None:
+        self.zkserver, self.layout, self.version = zkserver, layout, version
+        self.log_backend, self.classpath = log_backend, classpath
 
     @property
     def bin_dir(self) -> Path:

@@ -16,16 +16,15 @@ with them; ``zkGenConfig.sh`` stops after 3.  Bad input leaves the disk as it wa
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from zkboot import membership
 from zkboot.errors import EnvironmentProblem, UsageError
 from zkboot.options import ProbeOptions
+from zkboot.record import Record
 from zkboot.report import Reporter
 from zkboot.start import cfgkeys, files, heap, identity, install, launch, render, sasl, tls
 from zkboot.start.settings import FlagValues, Settings, resolve, setting_label
@@ -34,23 +33,55 @@ TYPE_CHECKING = False  # typing costs every start ~2 ms to import
 if TYPE_CHECKING:
     from typing import NoReturn
 
+    from zkboot.start.heap import Heap
+    from zkboot.start.identity import Identity
+
 TLS_SINCE = "3.5.5"  # PEM key and trust stores, sslQuorum and portUnification
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(Record):
     """Everything a start does, decided before anything is checked against the disk or written."""
 
+    __slots__ = (
+        "client_account",
+        "files",
+        "heap",
+        "identity",
+        "installation",
+        "jvmflags",
+        "password",
+        "peer_timeout",
+        "settings",
+        "warnings",
+    )
+    hidden = frozenset({"password", "client_account"})
     settings: Settings
-    identity: identity.Identity
+    identity: Identity
     installation: install.Installation | None
-    heap: heap.Heap
+    heap: Heap
     jvmflags: tuple[str, ...]
     files: tuple[render.RenderedFile, ...]
     warnings: tuple[str, ...]
     peer_timeout: float  # seconds for asking the peers (the probes' deadline)
-    password: str | None = dataclasses.field(default=None, repr=False)  # the super user's, from its file
-    client_account: sasl.Account | None = dataclasses.field(default=None, repr=False)  # zkboot's own sessions
+    password: str | None  # the super user's, from its file
+    client_account: sasl.Account | None  # zkboot's own sessions
+
+    def __init__(
+        self,
+        settings: Settings,
+        identity: Identity,
+        installation: install.Installation | None,
+        heap: Heap,
+        jvmflags: tuple[str, ...],
+        files: tuple[render.RenderedFile, ...],
+        warnings: tuple[str, ...],
+        peer_timeout: float,
+        password: str | None = None,
+        client_account: sasl.Account | None = None,
+    ) -> None:
+        self.settings, self.identity, self.installation, self.heap = settings, identity, installation, heap
+        self.jvmflags, self.files, self.warnings, self.peer_timeout = jvmflags, files, warnings, peer_timeout
+        self.password, self.client_account = password, client_account
 
     @property
     def dynamic(self) -> bool:
@@ -77,12 +108,13 @@ class Plan:
         kept = [f for f in self.files if f.kind != "membership" and Path(f.path).name != "zoo.cfg"]
         cfg = render.zoo_cfg(self.settings, self.identity, self.password, path, self.installation)
         new = [render.RenderedFile(path, decision.text, "membership")] if decision.text is not None else []
-        return dataclasses.replace(self, files=(cfg, *kept, *new))
+        return Plan(self.settings, self.identity, self.installation, self.heap, self.jvmflags, (cfg, *kept, *new),
+                    self.warnings, self.peer_timeout, self.password, self.client_account)  # fmt: skip
 
     def files_under(self, root: Path) -> tuple[render.RenderedFile, ...]:
         """The files moved under ``root``, mirroring their absolute paths, secrets masked (``render --output-dir``)."""
         return tuple(
-            dataclasses.replace(f, path=str(root / Path(f.path).relative_to("/")), content=f.display, shown=None)
+            render.RenderedFile(str(root / Path(f.path).relative_to("/")), f.display, f.kind, None, f.private)
             for f in self.files
         )
 

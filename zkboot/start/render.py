@@ -10,11 +10,11 @@ third of zkboot's own time.)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
 from zkboot import __version__
+from zkboot.record import Record
 from zkboot.start import sasl
 from zkboot.start.identity import Identity
 from zkboot.start.install import Installation, older
@@ -47,13 +47,16 @@ def fill(name: str, **values: object) -> str:
 MASKED = "<masked>"
 
 
-@dataclass(frozen=True)
-class RenderedFile:
+class RenderedFile(Record):
+    __slots__ = ("content", "kind", "path", "private", "shown")
     path: str
     content: str
     kind: str  # "config" (rewritten every start), "myid" (written only when missing) or "membership"
-    shown: str | None = None  # the content as ``render`` prints it, secrets masked; None: the content
-    private: bool = False  # holds a secret: written readable by its owner only (0600)
+    shown: str | None  # the content as ``render`` prints it, secrets masked; None: the content
+    private: bool  # holds a secret: written readable by its owner only (0600)
+
+    def __init__(self, path: str, content: str, kind: str, shown: str | None = None, private: bool = False) -> None:
+        self.path, self.content, self.kind, self.shown, self.private = path, content, kind, shown, private
 
     @property
     def display(self) -> str:

@@ -17,10 +17,10 @@ characters the option name ``user_<name>`` can carry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from zkboot.errors import EnvironmentProblem
+from zkboot.record import Record
 
 JAAS_NAME = "jaas.conf"  # in the conf dir
 LOGIN_MODULE = "org.apache.zookeeper.server.auth.DigestLoginModule"
@@ -34,10 +34,14 @@ SASL_SINCE = "3.4.10"  # quorum.auth.*
 FIPS_SINCE = "3.9.0"  # FIPS mode on by default, and DIGEST-MD5 is not a FIPS mechanism
 
 
-@dataclass(frozen=True)
-class Account:
+class Account(Record):
+    __slots__ = ("password", "username")
+    hidden = frozenset({"password"})
     username: str
     password: str
+
+    def __init__(self, username: str, password: str) -> None:
+        self.username, self.password = username, password
 
 
 def read_account(label: str, directory: str, whose: str = "quorum's") -> Account:

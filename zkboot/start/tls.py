@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from zkboot.errors import EnvironmentProblem
+from zkboot.record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -37,11 +37,14 @@ RSA_ENCRYPTION = "1.2.840.113549.1.1.1"
 EC_PUBLIC_KEY = "1.2.840.10045.2.1"
 
 
-@dataclass(frozen=True)
-class TlsDir:
+class TlsDir(Record):
     """A mounted TLS Secret: where its three files are."""
 
+    __slots__ = ("path",)
     path: str
+
+    def __init__(self, path: str) -> None:
+        self.path = path
 
     @property
     def cert(self) -> str:
