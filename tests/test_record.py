@@ -33,3 +33,11 @@ def test_repr_names_the_fields_but_not_a_hidden_one() -> None:
 def test_servers_sort_by_myid_first() -> None:
     servers = [Server(3, "a", 2888, 3888), Server(1, "z", 2888, 3888), Server(2, "m", 2888, 3888)]
     assert [s.myid for s in sorted(servers)] == [1, 2, 3]
+
+
+def test_replace_copies_every_other_field() -> None:
+    account = Account("zk-quorum", "s3cret")
+    assert account.replace(password="other") == Account("zk-quorum", "other")
+    assert account == Account("zk-quorum", "s3cret")
+    with pytest.raises(TypeError, match="Account has no field passwd"):
+        account.replace(passwd="x")

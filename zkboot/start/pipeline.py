@@ -108,14 +108,12 @@ class Plan(Record):
         kept = [f for f in self.files if f.kind != "membership" and Path(f.path).name != "zoo.cfg"]
         cfg = render.zoo_cfg(self.settings, self.identity, self.password, path, self.installation)
         new = [render.RenderedFile(path, decision.text, "membership")] if decision.text is not None else []
-        return Plan(self.settings, self.identity, self.installation, self.heap, self.jvmflags, (cfg, *kept, *new),
-                    self.warnings, self.peer_timeout, self.password, self.client_account)  # fmt: skip
+        return self.replace(files=(cfg, *kept, *new))
 
     def files_under(self, root: Path) -> tuple[render.RenderedFile, ...]:
         """The files moved under ``root``, mirroring their absolute paths, secrets masked (``render --output-dir``)."""
         return tuple(
-            render.RenderedFile(str(root / Path(f.path).relative_to("/")), f.display, f.kind, None, f.private)
-            for f in self.files
+            f.replace(path=str(root / Path(f.path).relative_to("/")), content=f.display, shown=None) for f in self.files
         )
 
 
