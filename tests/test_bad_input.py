@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DOMAIN, Unprivileged, clean_env, script, snapshot, stub_home
+from tests.helpers import DOMAIN, Unprivileged, clean_env, script, snapshot, stub_home
 
 FAKE_ZKSERVER = """\
 # A stand-in for zkServer.sh: reaching it means zkboot exec'ed on bad input.

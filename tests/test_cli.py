@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import DOMAIN, clean_env, script
+from tests.helpers import DOMAIN, clean_env, script
 from zkboot import __version__
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ZkPaths, clean_env, script, snapshot, wait_until
+from tests.helpers import ZkPaths, clean_env, script, snapshot, wait_until
 
 pytestmark = [
     pytest.mark.integration,

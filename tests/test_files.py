@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DOMAIN, NOBODY, Unprivileged, clean_env, script, snapshot, stub_home
+from tests.helpers import DOMAIN, NOBODY, Unprivileged, clean_env, script, snapshot, stub_home
 from zkboot.errors import EnvironmentProblem
 from zkboot.start import files
 

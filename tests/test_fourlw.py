@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import free_port
 from tests.fakes import (
     MNTR_TEXT,
     SRVR_TEXT,
@@ -32,6 +31,7 @@ from tests.fakes import (
     admin_routes_not_serving,
     srvr_text,
 )
+from tests.helpers import free_port
 from zkboot.client import fourlw
 from zkboot.client.endpoint import Endpoint, Srvr, parse_mntr, parse_srvr
 from zkboot.client.fourlw import ask

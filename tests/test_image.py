@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 import zkboot
-from tests.conftest import ZK_SETTINGS, free_port
+from tests.helpers import ZK_SETTINGS, free_port
 from zkboot.start.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

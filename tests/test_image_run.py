@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from kazoo.client import KazooClient
 
-from tests.conftest import BuiltImage, free_port, wait_until
+from tests.helpers import BuiltImage, free_port, wait_until
 from tests.test_image import CONTRACT_NAMES
 
 pytestmark = pytest.mark.image

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEBIAN_INSTALLATION, DEBIAN_ZKSERVER, executable, stub_home
+from tests.helpers import DEBIAN_INSTALLATION, DEBIAN_ZKSERVER, executable, stub_home
 from zkboot.errors import EnvironmentProblem
 from zkboot.start import install
 

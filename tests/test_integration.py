@@ -12,7 +12,7 @@ import pytest
 from kazoo.client import KazooClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import ZkPaths, clean_env, four_letter, script, wait_until
+from tests.helpers import ZkPaths, clean_env, four_letter, script, wait_until
 
 pytestmark = pytest.mark.integration
 START_TIMEOUT = 60.0

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEBIAN_INSTALLATION as FIXED
-from tests.conftest import clean_env, script, stub_home
+from tests.helpers import DEBIAN_INSTALLATION as FIXED
+from tests.helpers import clean_env, script, stub_home
 from zkboot.start import launch, render
 from zkboot.start.install import Installation
 from zkboot.start.settings import Settings, resolve

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import clean_env, free_port, script, stub_home
 from tests.fakes import (
     Canned,
     ClosesAtOnce,
@@ -30,6 +29,7 @@ from tests.fakes import (
     admin_routes_not_serving,
     srvr_text,
 )
+from tests.helpers import clean_env, free_port, script, stub_home
 
 KINDS = ("refused", "timed out", "not in the 4lw whitelist", "not serving", "unexpected reply")
 DEFAULT_TIMEOUT = 0.8

@@ -26,7 +26,7 @@ import pytest
 import yaml
 from kubernetes_validate.utils import VersionNotSupportedError
 
-from tests.conftest import contract_pairs
+from tests.helpers import contract_pairs
 from zkboot.cli import light
 from zkboot.errors import UsageError
 from zkboot.options import ProbeOptions

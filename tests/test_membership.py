@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import clean_env, script, snapshot, stub_home
 from tests.fakes import Canned, FakeServer, NeverAnswers, same_port_on_loopbacks, srvr_text
+from tests.helpers import clean_env, script, snapshot, stub_home
 from zkboot.client.access import Access
 from zkboot.errors import EnvironmentProblem
 from zkboot.membership import Server, check_static, describe, parse_config

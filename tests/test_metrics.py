@@ -12,8 +12,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from tests.conftest import clean_env, free_port, script
 from tests.fakes import MNTR_TEXT, Canned, FakeAdmin, NeverAnswers, NotServing, NotWhitelisted
+from tests.helpers import clean_env, free_port, script
 from zkboot.client.endpoint import parse_mntr
 from zkboot.health import metrics
 from zkboot.options import METRICS_FORMATS

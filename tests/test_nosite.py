@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import clean_env, copy_scripts, free_port, script
 from tests.fakes import Canned
+from tests.helpers import clean_env, copy_scripts, free_port, script
 from zkboot.cli.nosite import MARK, SCRIPTS, package_root
 
 ROOT = Path(__file__).resolve().parents[1]

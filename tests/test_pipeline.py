@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DOMAIN, clean_env, script, snapshot, stub_home
+from tests.helpers import DOMAIN, clean_env, script, snapshot, stub_home
 
 Obstacle = Callable[[Path], Path]  # makes the obstacle under the tree root; returns the path named
 

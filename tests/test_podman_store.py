@@ -20,7 +20,7 @@ import pytest
 
 from podsim.podman import Store, mounts_under
 from podsim.runs import Record
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.image
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEBIAN_INSTALLATION as DEBIAN
-from tests.conftest import clean_env, contract_pairs, script
+from tests.helpers import DEBIAN_INSTALLATION as DEBIAN
+from tests.helpers import clean_env, contract_pairs, script
 from zkboot.cli import legacy
 from zkboot.start.identity import SystemNames, derive
 from zkboot.start.install import Installation

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from kazoo.client import KazooClient  # type: ignore[import-untyped]
 
-from tests.conftest import ZkPaths, clean_env, four_letter, intruder_writes, script, stub_home, wait_until
+from tests.helpers import ZkPaths, clean_env, four_letter, intruder_writes, script, stub_home, wait_until
 from zkboot.errors import EnvironmentProblem, UsageError
 from zkboot.start import sasl
 from zkboot.start.settings import resolve

@@ -7,7 +7,6 @@ import json
 import socket
 import time
 
-from tests.conftest import DOMAIN, free_port
 from tests.fakes import (
     Canned,
     FakeAdmin,
@@ -19,6 +18,7 @@ from tests.fakes import (
     same_port_on_loopbacks,
     srvr_text,
 )
+from tests.helpers import DOMAIN, free_port
 from zkboot.client.endpoint import Endpoint, Srvr
 from zkboot.errors import Kind
 from zkboot.health import status

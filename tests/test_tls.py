@@ -27,7 +27,7 @@ import pytest
 from kazoo.client import KazooClient  # type: ignore[import-untyped]
 
 from podsim.pki import make_ca, make_leaf
-from tests.conftest import (
+from tests.helpers import (
     ZkPaths,
     clean_env,
     four_letter,

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DEBIAN_ZKSERVER, ZkPaths, clean_env, four_letter, free_port, script, stop, wait_until
+from tests.helpers import DEBIAN_ZKSERVER, ZkPaths, clean_env, four_letter, free_port, script, stop, wait_until
 from zkboot.start import install
 
 pytestmark = pytest.mark.integration

@@ -46,8 +46,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
 from podsim.cluster import Simulation, SimulationError
 from podsim.manifest import StatefulSet
-from tests.conftest import image_bin, install_kind
-from tests.e2e.conftest import (
+from tests.e2e.helpers import (
     BASE,
     LEGACY,
     SERVING,
@@ -58,6 +57,7 @@ from tests.e2e.conftest import (
     missing_requirements,
     with_replicas,
 )
+from tests.helpers import image_bin, install_kind
 
 TIMEOUT = 180.0
 HEAP = "512m"  # what manifests/base gets from ZK_HEAP_SIZE=auto and its 1Gi limit, and legacy's --heap=512M

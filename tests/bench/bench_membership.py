@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
 from podsim.cluster import Simulation
-from tests.e2e.conftest import (
+from tests.e2e.helpers import (
     BASE,
     LeaderWatch,
     Writer,
@@ -37,7 +37,7 @@ from tests.e2e.conftest import (
     read_member,
     with_replicas,
 )
-from tests.e2e.conftest import srvr as ask_srvr
+from tests.e2e.helpers import srvr as ask_srvr
 
 TIMEOUT = 180.0
 REFUSAL = "refusing, since two configurations must never each hold a quorum"

@@ -21,7 +21,7 @@ Each probe is run twice: as pip installs its script (``pip``: the interpreter's 
 and as the image has it (``image``: copies of those scripts rewritten by
 ``python -m zkboot.cli.nosite`` in a temporary directory, which start with ``python -S``).
 Target (issue 13): every probe's CPU median, as the image has it, within 1.1x of the bare
-interpreter's.  It shares tests/conftest.py's helpers, so the venv needs zkboot's test extras
+interpreter's.  It shares tests/helpers.py, so the venv needs zkboot's test extras
 (``./dev bench`` installs them); not a pytest module (no ``test_`` prefix).  Exit status: 0 when
 the target holds, 1 when it is missed, 2 when the benchmark could not run.
 """
@@ -37,8 +37,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for tests.conftest
-from tests.conftest import clean_env, four_letter, free_port, image_bin, install_kind, script, stop
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for tests.helpers
+from tests.helpers import clean_env, four_letter, free_port, image_bin, install_kind, script, stop
 
 RUNS = 30
 WARMUP = 2

@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for tests.conftest
-from tests.conftest import clean_env, script, stub_home
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for tests.helpers
+from tests.helpers import clean_env, script, stub_home
 
 RUNS = 20
 TARGET_MS = 100.0

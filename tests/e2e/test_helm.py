@@ -16,7 +16,7 @@ from kazoo.client import KazooClient  # type: ignore[import-untyped]
 
 from podsim.cluster import Simulation
 from podsim.manifest import from_documents
-from tests.e2e.conftest import IMAGE_MODE, log_text, missing_requirements, wait_healthy
+from tests.e2e.helpers import IMAGE_MODE, log_text, missing_requirements, wait_healthy
 from tests.e2e.test_statefulset import in_pod
 from tests.helm import template
 from tests.test_manifests import only

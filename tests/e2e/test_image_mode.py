@@ -17,7 +17,7 @@ from collections.abc import Callable
 import pytest
 
 from podsim.cluster import Simulation
-from tests.e2e.conftest import BASE, IMAGE_MODE, load, missing_requirements, wait_healthy
+from tests.e2e.helpers import BASE, IMAGE_MODE, load, missing_requirements, wait_healthy
 
 REQUIRED = missing_requirements()
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(REQUIRED is not None, reason=str(REQUIRED))]

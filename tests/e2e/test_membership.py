@@ -20,7 +20,7 @@ from kazoo.client import KazooClient  # type: ignore[import-untyped]
 
 from podsim.cluster import Simulation
 from podsim.manifest import StatefulSet
-from tests.e2e.conftest import (
+from tests.e2e.helpers import (
     BASE,
     BOTH_MODES,
     LeaderWatch,

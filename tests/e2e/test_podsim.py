@@ -30,8 +30,8 @@ from podsim.manifest import Probe, Security, StatefulSet
 from podsim.net import NETNS_ETC
 from podsim.podman import security_flags
 from podsim.runs import Record
-from tests.conftest import Unprivileged
-from tests.e2e.conftest import BASE, REPO, SLEEPER, load, missing_requirements, wait_healthy
+from tests.e2e.helpers import BASE, REPO, SLEEPER, load, missing_requirements, wait_healthy
+from tests.helpers import Unprivileged
 
 REQUIRED = missing_requirements()
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(REQUIRED is not None, reason=str(REQUIRED))]

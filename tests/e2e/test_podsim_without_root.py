@@ -28,7 +28,7 @@ from podsim import net, runs
 from podsim.cluster import Simulation, SimulationError, check_image_bin
 from podsim.manifest import StatefulSet, load_yaml
 from podsim.zk import Srvr, ZkError, srvr
-from tests.e2e.conftest import BASE, LEGACY_STATEFULSET, REPO, SLEEPER, load
+from tests.e2e.helpers import BASE, LEGACY_STATEFULSET, REPO, SLEEPER, load
 
 PODSIM = REPO / "podsim"
 

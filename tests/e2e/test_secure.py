@@ -35,8 +35,7 @@ from kazoo.client import KazooClient  # type: ignore[import-untyped]
 
 from podsim.cluster import Simulation
 from podsim.pki import make_ca, make_leaf
-from tests.conftest import intruder_writes
-from tests.e2e.conftest import (
+from tests.e2e.helpers import (
     IMAGE_MODE,
     REPO,
     LeaderWatch,
@@ -48,6 +47,7 @@ from tests.e2e.conftest import (
     missing_requirements,
     wait_healthy,
 )
+from tests.helpers import intruder_writes
 
 REQUIRED = missing_requirements()
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(REQUIRED is not None, reason=str(REQUIRED))]

@@ -21,7 +21,7 @@ import pytest
 from kazoo.client import KazooClient  # type: ignore[import-untyped]
 
 from podsim.cluster import Simulation
-from tests.e2e.conftest import (
+from tests.e2e.helpers import (
     BASE,
     BOTH_MODES,
     LEGACY_STATEFULSET,
