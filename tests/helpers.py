@@ -24,13 +24,13 @@ import pytest
 
 from zkboot.client.fourlw import ask
 from zkboot.errors import FourLetterError
-from zkboot.start.install import Installation
+from zkboot.installation import Installation
 
 BIN = Path(sys.executable).parent
 
 DEBIAN_ZKSERVER = Path("/usr/share/zookeeper/bin/zkServer.sh")
 
-# What zkboot.start.install.inspect makes of Debian's zookeeper package.
+# What zkboot.installation.examine makes of Debian's zookeeper package.
 DEBIAN_INSTALLATION = Installation(
     DEBIAN_ZKSERVER,
     "fixed",
@@ -159,21 +159,6 @@ def copy_scripts(directory: Path, names: Iterable[str]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     for name in names:
         shutil.copy2(script(name), directory / name)
-    return directory
-
-
-def image_bin(directory: Path) -> Path:
-    """zkboot's commands as the image has them, in ``directory``: copies of this interpreter's
-    installed scripts, the probe scripts rewritten by ``python -m zkboot.cli.nosite`` (run outside
-    the repository, whose zkboot/ would shadow the installed one)."""
-    from zkboot.cli.nosite import SCRIPTS
-
-    copy_scripts(directory, (*SCRIPTS, "start-zookeeper", "zkGenConfig.sh"))
-    done = subprocess.run(
-        [sys.executable, "-m", "zkboot.cli.nosite", str(directory)], capture_output=True, text=True, timeout=60, cwd="/"
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"python -m zkboot.cli.nosite {directory}: {done.stderr.strip()}")
     return directory
 
 

@@ -33,7 +33,7 @@ from tests.test_manifests import (
     validate_exactly,
 )
 from zkboot.options import ProbeOptions
-from zkboot.start.settings import Settings
+from zkboot.settings.schema import Settings
 
 FULLNAME = f"{RELEASE}-zookeeper"
 HEADLESS = f"{FULLNAME}-headless"

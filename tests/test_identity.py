@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from zkboot.errors import UsageError
-from zkboot.start.identity import SystemNames, derive, read_system_names
-from zkboot.start.settings import resolve
+from zkboot.identity import SystemNames, derive, read_system_names
+from zkboot.settings.resolve import resolve
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ Nothing is written inside the repository: builds and installs happen under pytes
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -32,7 +31,7 @@ import pytest
 
 import zkboot
 from tests.helpers import ZK_SETTINGS, free_port
-from zkboot.start.settings import Settings
+from zkboot.settings.schema import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
@@ -557,7 +556,7 @@ def tracked(*paths: str) -> list[str]:
 def test_dockerignore_keeps_the_build_inputs_and_drops_the_rest(dockerfile: Dockerfile) -> None:
     rules = ignore_patterns()
     keep = tracked(*wheels_stage_sources(dockerfile))
-    assert "zkboot/start/templates/java.env.tmpl" in keep and "bin/zkboot" in keep, keep
+    assert "zkboot/start/templates/java.env.j2" in keep and "bin/zkboot" in keep, keep
     assert [p for p in keep if ignored(p, rules)] == [], "the wheels stage's inputs are excluded"
     drop = [
         ".git/HEAD",
@@ -659,7 +658,7 @@ def test_wheel_holds_the_package_data_and_every_script(installed: Installed) -> 
     with zipfile.ZipFile(installed.wheel) as archive:
         names = set(archive.namelist())
         entry_points = next(archive.read(n).decode() for n in names if n.endswith(".dist-info/entry_points.txt"))
-    templates = {f"zkboot/start/templates/{p.name}" for p in (ROOT / "zkboot" / "start" / "templates").glob("*.tmpl")}
+    templates = {f"zkboot/start/templates/{p.name}" for p in (ROOT / "zkboot" / "start" / "templates").glob("*.j2")}
     assert templates and templates <= names, sorted(templates - names)
     assert "zkboot/py.typed" in names
     version = zkboot.__version__
@@ -709,43 +708,6 @@ def test_default_cmd_renders_a_standalone_server(installed: Installed, dockerfil
     assert result.returncode == 0, result.stderr
     assert "clientPort=2181" in result.stdout
     assert "server.1=" not in result.stdout, "the default CMD must give a standalone server"
-
-
-def test_the_image_rewrites_the_installed_scripts_to_start_without_site(dockerfile: Dockerfile) -> None:
-    """python -m zkboot.cli.nosite runs in the RUN that installs zkboot, after pip, as root."""
-    runs = [shell_commands(run.flags_and_rest()[1]) for run in dockerfile.final.all("RUN")]
-    found = [
-        (i, j) for i, run in enumerate(runs) for j, c in enumerate(run) if c == ["python", "-m", "zkboot.cli.nosite"]
-    ]
-    assert len(found) == 1, runs
-    run, at = found[0]
-    installs = [j for j, c in enumerate(runs[run]) if c[:2] == ["pip", "install"]]
-    assert installs and installs[0] < at, runs[run]
-
-
-def test_installed_scripts_rewritten_without_site_still_work(installed: Installed, tmp_path: Path) -> None:
-    """The regular install's scripts, rewritten as the image rewrites them: the probes answer
-    without site, and render (typer, from a .pth file of this venv) gets site back."""
-    from zkboot.cli.nosite import MARK, SCRIPTS
-
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name in SCRIPTS:
-        shutil.copy2(installed.venv / "bin" / name, bin_dir / name)
-    done = installed.run("python", "-m", "zkboot.cli.nosite", str(bin_dir))
-    assert done.returncode == 0, done.stderr
-    purelib = installed.run("python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
-    for name in SCRIPTS:
-        lines = (bin_dir / name).read_text().splitlines()
-        assert lines[0] == f"#!{installed.venv / 'bin' / 'python'} -S", lines[0]
-        assert f"import sys; sys.path.append({purelib!r})  {MARK}" in lines, lines
-    run = functools.partial(subprocess.run, cwd=tmp_path, env=installed.env, capture_output=True, text=True, timeout=30)
-    port = str(free_port())
-    for argv in (("zkboot", "probe", "live", "--port", port), ("zookeeper-ready", port)):
-        result = run([str(bin_dir / argv[0]), *argv[1:]])
-        assert result.returncode == 1 and "(refused)" in result.stderr, (argv, result.stderr)
-    render = run([str(bin_dir / "zkboot"), "render", "--hostname=zk-0", "--zookeeper-home=/nonexistent"])
-    assert render.returncode == 0 and "clientPort=2181" in render.stdout, render.stderr
 
 
 def test_installed_healthcheck_command_fails_fast_without_a_server(installed: Installed) -> None:

@@ -121,20 +121,6 @@ def test_probes_old_and_new_pass_inside(server: Container) -> None:
     assert health.returncode == 0, f"the HEALTHCHECK (zkboot probe live) failed: {health.stdout}{health.stderr}"
 
 
-def test_the_probes_start_without_site(server: Container) -> None:
-    """The image's probe scripts run with python -S (zkboot.cli.nosite) and import neither site nor os."""
-    from zkboot.cli.nosite import SCRIPTS
-
-    for name in SCRIPTS:
-        first = server.exec("sh", "-c", f'head -n 1 "$(command -v {name})"').stdout.rstrip("\n")
-        assert first.startswith("#!/") and first.endswith(" -S"), f"{name}: {first!r}"
-    for command in (["zkboot", "probe", "ready"], ["zookeeper-ready", str(server.port)]):
-        done = server.exec("env", "PYTHONPROFILEIMPORTTIME=1", *command)
-        assert done.returncode == 0, done.stderr[-400:]
-        modules = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import")}
-        assert "zkboot.cli.light" in modules and not {"site", "os"} & modules, (command, sorted(modules))
-
-
 def test_runs_unprivileged_with_java_as_pid_1(server: Container) -> None:
     status = dict(
         line.split(":", 1) for line in server.exec("cat", "/proc/1/status").stdout.splitlines() if ":" in line

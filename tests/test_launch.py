@@ -9,9 +9,10 @@ import pytest
 
 from tests.helpers import DEBIAN_INSTALLATION as FIXED
 from tests.helpers import clean_env, script, stub_home
-from zkboot.start import launch, render
-from zkboot.start.install import Installation
-from zkboot.start.settings import Settings, resolve
+from zkboot.installation import Installation
+from zkboot.settings.resolve import resolve
+from zkboot.settings.schema import Settings
+from zkboot.start import launch
 
 UPSTREAM = Installation(Path("/opt/zookeeper/bin/zkServer.sh"), "upstream", "3.8.4", "logback", ())
 
@@ -58,7 +59,7 @@ def test_argv_config_path_absolute_with_trailing_slash(tmp_path: Path) -> None:
 @pytest.mark.parametrize("installation", [UPSTREAM, FIXED], ids=["upstream", "fixed"])
 def test_environment(tmp_path: Path, installation: Installation) -> None:
     s = settings(tmp_path, heap="768M", log_level="DEBUG")
-    flags = render.server_jvmflags(s, "768M", installation)
+    flags = launch.jvm_flags(s, "768M", installation)
     base = {"PATH": "/usr/bin:/bin", "HOME": "/home/zk"}
     env = launch.environment(base, s, flags, "768M")
     assert env["ZOOCFGDIR"] == f"{tmp_path}/conf"
@@ -72,7 +73,7 @@ def test_environment(tmp_path: Path, installation: Installation) -> None:
 
 def test_environment_fixed_layout_classpath(tmp_path: Path) -> None:
     s = settings(tmp_path)
-    flags = render.server_jvmflags(s, "2G", FIXED)
+    flags = launch.jvm_flags(s, "2G", FIXED)
     env = launch.environment({}, s, flags, "2G")
     assert env["ZK_SERVER_HEAP"] == "2048"
     words = env["SERVER_JVMFLAGS"].split()
@@ -88,7 +89,7 @@ def test_environment_replaces_stale_values(tmp_path: Path) -> None:
     """Values left in the environment by a previous attempt or the image do not add a second -Xmx."""
     s = settings(tmp_path, heap="1G")
     base = {"SERVER_JVMFLAGS": "-Xmx4G -Dstale=1", "ZOOCFGDIR": "/etc/zookeeper/conf", "ZOO_LOG_DIR": "/old"}
-    env = launch.environment(base, s, render.server_jvmflags(s, "1G", UPSTREAM), "1G")
+    env = launch.environment(base, s, launch.jvm_flags(s, "1G", UPSTREAM), "1G")
     assert xmx(env["SERVER_JVMFLAGS"]) == ["-Xmx1G"]
     assert "-Dstale=1" not in env["SERVER_JVMFLAGS"]
     assert env["ZOOCFGDIR"] == f"{tmp_path}/conf"
@@ -98,14 +99,14 @@ def test_environment_replaces_stale_values(tmp_path: Path) -> None:
 def test_environment_keeps_user_jvmflags(tmp_path: Path) -> None:
     s = settings(tmp_path)
     user = "-Xmx3G -XX:+UseG1GC -Dzookeeper.extra=1"
-    env = launch.environment({"JVMFLAGS": user}, s, render.server_jvmflags(s, "2G", UPSTREAM), "2G")
+    env = launch.environment({"JVMFLAGS": user}, s, launch.jvm_flags(s, "2G", UPSTREAM), "2G")
     assert env["JVMFLAGS"] == user
     assert xmx(env["SERVER_JVMFLAGS"]) == ["-Xmx2G"]
 
 
 def test_environment_without_user_jvmflags_adds_none(tmp_path: Path) -> None:
     s = settings(tmp_path)
-    env = launch.environment({}, s, render.server_jvmflags(s, "2G", UPSTREAM), "2G")
+    env = launch.environment({}, s, launch.jvm_flags(s, "2G", UPSTREAM), "2G")
     assert "JVMFLAGS" not in env
 
 

@@ -27,10 +27,11 @@ import yaml
 from kubernetes_validate.utils import VersionNotSupportedError
 
 from tests.helpers import contract_pairs
-from zkboot.cli import light
+from zkboot.cli import probe as light
 from zkboot.errors import UsageError
 from zkboot.options import ProbeOptions
-from zkboot.start.settings import Settings, heap_bytes
+from zkboot.settings.schema import Settings
+from zkboot.settings.values import heap_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 KUSTOMIZATIONS = {

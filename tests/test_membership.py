@@ -15,9 +15,10 @@ import pytest
 from tests.fakes import Canned, FakeServer, NeverAnswers, same_port_on_loopbacks, srvr_text
 from tests.helpers import clean_env, script, snapshot, stub_home
 from zkboot.client.access import Access
+from zkboot.ensemble.config import Server, describe, parse_config
+from zkboot.ensemble.guard import check_static
 from zkboot.errors import EnvironmentProblem
-from zkboot.membership import Server, check_static, describe, parse_config
-from zkboot.start.identity import Identity, Member
+from zkboot.identity import Identity, Member
 
 DOMAIN = "zk-hs.default.svc.cluster.local"
 

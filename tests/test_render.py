@@ -13,11 +13,16 @@ import pytest
 
 from tests.helpers import DEBIAN_INSTALLATION as DEBIAN
 from tests.helpers import clean_env, contract_pairs, script
-from zkboot.cli import legacy
-from zkboot.start.identity import SystemNames, derive
-from zkboot.start.install import Installation
-from zkboot.start.render import RenderedFile, log_backends, render, server_jvmflags
-from zkboot.start.settings import LOG_LEVELS, Settings, resolve
+from zkboot.cli import start as legacy
+from zkboot.identity import SystemNames, derive
+from zkboot.installation import Installation
+from zkboot.settings.resolve import resolve
+from zkboot.settings.schema import Settings
+from zkboot.settings.values import LOG_LEVELS
+from zkboot.start import pipeline, plan
+from zkboot.start.launch import jvm_flags
+from zkboot.start.logconfig import backends as log_backends
+from zkboot.start.render import RenderedFile, render
 
 SEED_000_FLAGS = (
     "--servers=3 --data_dir=/var/lib/zookeeper/data --data_log_dir=/var/lib/zookeeper/data/log "
@@ -76,12 +81,18 @@ def files_by_name(files: Sequence[RenderedFile]) -> dict[str, RenderedFile]:
     return {Path(f.path).name: f for f in files}
 
 
+def rendered(
+    settings: Settings, system: SystemNames | None, installation: Installation | None = None
+) -> tuple[RenderedFile, ...]:
+    """The files a plan with ``installation`` renders, with what a first boot decides (as ``zkboot render``)."""
+    made = plan.with_installation(settings, derive(settings, system), installation, {}, need_secrets=False)
+    return render(made, pipeline.local_membership(made))
+
+
 def render_files(
     settings: Settings, system: SystemNames | None, installation: Installation | None = None
 ) -> dict[str, RenderedFile]:
-    return files_by_name(
-        render(settings, derive(settings, system), server_jvmflags(settings, settings.heap, installation), installation)
-    )
+    return files_by_name(rendered(settings, system, installation))
 
 
 def cfg_pairs(text: str) -> list[tuple[str, str]]:
@@ -247,7 +258,7 @@ def test_log_backends_setting_then_installation_then_both(
 
 def test_render_file_order_and_kinds() -> None:
     settings = legacy_settings(SEED_000_FLAGS)
-    files = render(settings, derive(settings, SEED_000_SYSTEM), server_jvmflags(settings, "512M", None), None)
+    files = rendered(settings, SEED_000_SYSTEM)
     assert [(Path(f.path).name, f.kind) for f in files] == [
         ("zoo.cfg", "config"),
         ("java.env", "config"),
@@ -372,7 +383,7 @@ def test_failed_dns_lookups_are_not_cached_by_the_jvm() -> None:
     instead of it) that turns the cache of failed lookups off: a peer that appears in DNS after a
     member looked it up must be found at the next try (tests/test_integration.py runs a JVM)."""
     settings = legacy_settings(SEED_000_FLAGS)
-    flags = server_jvmflags(settings, "512M", None)
+    flags = jvm_flags(settings, "512M", None)
     assert "-Djava.security.properties=/opt/zookeeper/conf/java.security" in flags
     assert not [flag for flag in flags if "inetaddr" in flag]  # ignored once java.security sets the TTL
     files = render_files(settings, SEED_000_SYSTEM, None)

@@ -21,9 +21,10 @@ import pytest
 from kazoo.client import KazooClient  # type: ignore[import-untyped]
 
 from tests.helpers import ZkPaths, clean_env, four_letter, intruder_writes, script, stub_home, wait_until
+from zkboot import secrets
 from zkboot.errors import EnvironmentProblem, UsageError
+from zkboot.settings.resolve import resolve
 from zkboot.start import sasl
-from zkboot.start.settings import resolve
 
 PASSWORD = 'pa"ss\\word'  # a quote and a backslash: JAAS needs both escaped
 
@@ -39,7 +40,7 @@ def account_dir(root: Path, username: str = "zk-quorum", password: str = PASSWOR
 def test_account_problems_are_one_line_naming_the_file(tmp_path: Path) -> None:
     def problem(directory: Path) -> str:
         with pytest.raises(EnvironmentProblem) as raised:
-            sasl.read_account("ZK_QUORUM_SASL_DIR=x", str(directory))
+            secrets.read_account("ZK_QUORUM_SASL_DIR=x", str(directory))
         (line,) = raised.value.problems
         return line
 
@@ -58,7 +59,7 @@ def test_account_problems_are_one_line_naming_the_file(tmp_path: Path) -> None:
 
 
 def test_jaas_escapes_the_password_and_masks_it_when_shown() -> None:
-    account = sasl.Account("zk-quorum", PASSWORD)
+    account = secrets.Account("zk-quorum", PASSWORD)
     text = sasl.jaas(account)
     assert 'user_zk-quorum="pa\\"ss\\\\word";' in text
     assert 'username="zk-quorum"' in text and 'password="pa\\"ss\\\\word";' in text
@@ -89,7 +90,7 @@ def test_render_writes_the_entries_and_shows_the_jaas_file_masked(tmp_path: Path
         "quorum.auth.server.saslLoginContext": "QuorumServer",
     }
     assert f"-Djava.security.auth.login.config={conf}/jaas.conf" in document["jvmflags"]
-    assert files[f"{conf}/jaas.conf"] == sasl.jaas(sasl.Account("zk-quorum", ""), masked=True)
+    assert files[f"{conf}/jaas.conf"] == sasl.jaas(secrets.Account("zk-quorum", ""), masked=True)
     assert 'pa\\"ss' not in result.stdout and "ss\\\\word" not in result.stdout
 
 
@@ -112,7 +113,7 @@ def test_a_start_writes_the_jaas_file_for_its_owner_only(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     jaas = tmp_path / "conf" / "jaas.conf"
     assert stat.S_IMODE(jaas.stat().st_mode) == 0o600
-    assert jaas.read_text() == sasl.jaas(sasl.Account("zk-quorum", PASSWORD))
+    assert jaas.read_text() == sasl.jaas(secrets.Account("zk-quorum", PASSWORD))
     assert "word" not in result.stdout + result.stderr
 
 
@@ -151,7 +152,7 @@ def test_client_sasl_entries_and_jaas_section(tmp_path: Path) -> None:
     text = files[f"{conf}/zoo.cfg"]
     assert "authProvider.sasl=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n" in text
     assert "sessionRequireClientSASLAuth=true\n" in text and "quorum.auth" not in text
-    assert files[f"{conf}/jaas.conf"] == sasl.jaas(None, sasl.Account("app", ""), masked=True)
+    assert files[f"{conf}/jaas.conf"] == sasl.jaas(None, secrets.Account("app", ""), masked=True)
     assert f"-Djava.security.auth.login.config={conf}/jaas.conf" in document["jvmflags"]
     assert "app-pw" not in result.stdout
 

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from zkboot.errors import UsageError
+from zkboot.settings.resolve import resolve
+from zkboot.settings.schema import Settings
 from zkboot.start.render import whitelist
-from zkboot.start.settings import Settings, resolve
 
 # CONTRACT section 2: every old setting's default.
 DEFAULTS: list[tuple[str, Any]] = [

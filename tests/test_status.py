@@ -23,7 +23,7 @@ from zkboot.client.endpoint import Endpoint, Srvr
 from zkboot.errors import Kind
 from zkboot.health import status
 from zkboot.health.status import MemberState
-from zkboot.start.identity import Identity, Member
+from zkboot.identity import Identity, Member
 
 ZXID = 0x100000010
 
@@ -33,15 +33,15 @@ def host(ordinal: int) -> str:
 
 
 def up(ordinal: int, mode: str, zxid: int = ZXID) -> MemberState:
-    return MemberState(ordinal + 1, host(ordinal), 2181, Srvr(mode, zxid, 0.5, 3, 0, "3.8.0"), None)
+    return MemberState(ordinal + 1, host(ordinal), 2181, Srvr(mode, zxid, 0.5, 3, 0, "3.8.0"))
 
 
-def down(ordinal: int, problem: str = f"{Kind.TIMED_OUT}: gave no answer in time") -> MemberState:
-    return MemberState(ordinal + 1, host(ordinal), 2181, None, problem)
+def down(ordinal: int, kind: str = Kind.TIMED_OUT, detail: str = "gave no answer in time") -> MemberState:
+    return MemberState(ordinal + 1, host(ordinal), 2181, None, kind, detail)
 
 
 def not_serving(ordinal: int) -> MemberState:
-    return down(ordinal, f"{Kind.NOT_SERVING}: {host(ordinal)}:2181 is not serving requests")
+    return down(ordinal, Kind.NOT_SERVING, f"{host(ordinal)}:2181 is not serving requests")
 
 
 # --- verdict ---------------------------------------------------------------------------------------
@@ -81,7 +81,7 @@ def test_two_down_loses_quorum() -> None:
 
 
 def test_all_down() -> None:
-    held, line = status.verdict([down(0), down(1, f"{Kind.REFUSED}: refused"), not_serving(2)])
+    held, line = status.verdict([down(0), down(1, Kind.REFUSED, "refused"), not_serving(2)])
     assert not held
     assert line.startswith(
         "quorum lost: 0 of 3 voting members serving, 2 needed; no leader; not serving: zk-0 (myid 1)"
@@ -111,14 +111,14 @@ def test_five_members_two_down() -> None:
 
 
 def test_standalone_serving_and_not() -> None:
-    assert status.verdict([MemberState(1, "zk-0", 2181, Srvr("standalone", 4, 0.0, 1, 0, "3.8.0"), None)]) == (
+    assert status.verdict([MemberState(1, "zk-0", 2181, Srvr("standalone", 4, 0.0, 1, 0, "3.8.0"))]) == (
         True,
         "serving: zk-0 is standalone",
     )
-    held, line = status.verdict([MemberState(1, "zk-0", 2181, None, f"{Kind.REFUSED}: 127.0.0.1:2181 refused")])
+    held, line = status.verdict([MemberState(1, "zk-0", 2181, None, Kind.REFUSED, "127.0.0.1:2181 refused")])
     assert not held
     assert line == "not serving: zk-0 (refused: 127.0.0.1:2181 refused)"
-    held, line = status.verdict([MemberState(1, "zk-0", 2181, Srvr("looking", 0, 0.0, 0, 0, ""), None)])
+    held, line = status.verdict([MemberState(1, "zk-0", 2181, Srvr("looking", 0, 0.0, 0, 0, ""))])
     assert (held, line) == (False, "not serving: zk-0 (looking)")
 
 
@@ -133,7 +133,7 @@ def test_member_state_properties() -> None:
 
 
 def test_table() -> None:
-    states = [up(0, "leader"), not_serving(1), down(2, f"{Kind.REFUSED}: zk-2 refused the connection")]
+    states = [up(0, "leader"), not_serving(1), down(2, Kind.REFUSED, "zk-2 refused the connection")]
     lines = status.table(states).splitlines()
     assert len(lines) == 4
     assert lines[0].split() == ["MYID", "ADDRESS", "REACHABLE", "MODE", "ZXID", "LATENCY", "CONNS", "OUTSTANDING"]
@@ -239,7 +239,7 @@ def test_collect_silent_members_time_out_together() -> None:
         )
         elapsed = time.monotonic() - start
     assert elapsed < bound, elapsed
-    assert [s.problem.split(":")[0] if s.problem else None for s in states] == [Kind.TIMED_OUT] * 3
+    assert [s.kind for s in states] == [Kind.TIMED_OUT] * 3
     assert status.verdict(states)[0] is False
 
 

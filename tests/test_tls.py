@@ -38,8 +38,8 @@ from tests.helpers import (
     wait_until,
 )  # fmt: skip
 from zkboot.errors import EnvironmentProblem, UsageError
+from zkboot.settings.resolve import resolve
 from zkboot.start import tls
-from zkboot.start.settings import resolve
 
 OPENSSL_TIMEOUT = 30.0
 SAN = ["localhost"]

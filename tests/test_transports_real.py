@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import DEBIAN_ZKSERVER, ZkPaths, clean_env, four_letter, free_port, script, stop, wait_until
-from zkboot.start import install
+from zkboot import installation as install
 
 pytestmark = pytest.mark.integration
 START_TIMEOUT = 60.0

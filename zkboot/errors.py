@@ -1,8 +1,8 @@
-"""Every failure zkboot reports, in one small hierarchy, and the names of the ways a query fails.
+"""Every failure zkboot reports: one class per kind of failure, in one small hierarchy.
 
 An error is one line (or one line per problem) that names the setting or path, what was seen and
 what was expected; the front ends print it and exit with ``exit_code``, never with a traceback.
-Standard library only and nothing to import: the probe path loads this every few seconds.
+Callers tell failures apart by their class (and a query's ``kind``), never by their text.
 """
 
 
@@ -40,7 +40,7 @@ class Kind:
 
 
 class QueryError(ZkbootError):
-    """No usable answer from a server; ``kind`` is one of ``Kind``, the text says the rest."""
+    """No usable answer from a server; ``kind`` is one of ``Kind``, ``detail`` says the rest."""
 
     exit_code = 1
 
@@ -56,3 +56,11 @@ class FourLetterError(QueryError):
 
 class AdminError(QueryError):
     """The admin server's HTTP ``/commands/<name>`` got no usable answer."""
+
+
+class SessionError(QueryError):
+    """A ZooKeeper session (kazoo) could not be had, or its request got no usable answer."""
+
+
+class NotAuthorized(SessionError):
+    """The server refused a request for want of rights (ZooKeeper's NoAuth): a wrong super password."""

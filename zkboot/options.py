@@ -1,47 +1,40 @@
-"""Every option zkboot takes, declared once: flag, environment variable(s), default, parser, help.
+"""How an option is declared once: flag, environment variable(s), default, parser, help.
 
-An option is a class attribute of the group that takes it: ``Settings`` (what ``start``, ``render``,
-``status`` and the old ``start-zookeeper``/``zkGenConfig.sh`` take) and ``ProbeOptions`` (what the
-probes and metrics take).  The declaration is the schema: the typer CLI, the old commands' parser,
-the probes' parser, the help texts and the error messages are all generated from it, and an option
-both groups take (the client port, the admin port) is declared once and shared.
+An option is a class attribute of the group that takes it: ``zkboot.settings.schema.Settings``
+(what ``start``, ``render``, ``status``, ``shrink`` and the old ``start-zookeeper``/``zkGenConfig.sh``
+take) and ``ProbeOptions`` below (what the probes and metrics take).  The declaration is the schema:
+the typer CLI, the old commands' parser, the probes' parser, the help texts, the error messages and
+docs/settings.md are all generated from it, and an option both groups take (the client port, the
+admin port) is declared once and shared.
 
 Values arrive as text from a flag or a variable and go through the same parser, so a bad value gets
 the same one-line error whichever way it came in.  Precedence: flag > environment > default; an
 empty variable counts as unset, as the old scripts' ``${VAR:-default}`` did.
-
-Light on purpose: the probes import this every few seconds in every pod, so it uses nothing costly
-at import time (no typing, re, dataclasses or os; ``typing`` alone costs a probe ~2.5 ms).
 """
 
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Self, TypeVar, overload
+
+from zkboot.client.endpoint import TRANSPORTS
 from zkboot.errors import UsageError
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping, Sequence
-    from typing import Any, Generic, Self, TypeVar, overload
-
-    T = TypeVar("T")
-else:  # the same names at run time, without importing typing
-
-    class Generic:
-        def __class_getitem__(cls, item: object) -> type:
-            return cls
-
-    T = "T"
-
-TRANSPORTS = ("tcp", "tls", "http")
+T = TypeVar("T")
 METRICS_FORMATS = ("text", "prometheus", "json")
 
 
+@dataclass(frozen=True, slots=True)
 class Raw:
     """A value as given, with where it came from (``--client-port``, ``ZK_CLIENT_PORT``, ``default``)."""
 
-    __slots__ = ("source", "text")
+    text: str
+    source: str
 
-    def __init__(self, text: str, source: str) -> None:
-        self.text = text
-        self.source = source
+
+Given = Mapping[str, str | Sequence[str] | Raw | None]  # option name -> what its flag said
 
 
 class Invalid(Exception):
@@ -55,7 +48,7 @@ def fail(raw: Raw, expected: str) -> Invalid:
 # -- parsers: text -> value, or Invalid --------------------------------------------------------------
 
 
-def int_in(low: int, high: int | None) -> "Callable[[Raw], int]":
+def int_in(low: int, high: int | None) -> Callable[[Raw], int]:
     expected = f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}"
 
     def parse(raw: Raw) -> int:
@@ -74,7 +67,7 @@ def int_in(low: int, high: int | None) -> "Callable[[Raw], int]":
 port = int_in(1, 65535)
 
 
-def choice(options: "Sequence[str]", *, upper: bool = False) -> "Callable[[Raw], str]":
+def choice(options: Sequence[str], *, upper: bool = False) -> Callable[[Raw], str]:
     def parse(raw: Raw) -> str:
         text = raw.text.strip()
         text = text.upper() if upper else text.lower()
@@ -103,8 +96,6 @@ def address(raw: Raw) -> str:
 
 
 def existing_file(raw: Raw) -> str:
-    import os  # only for the TLS options: a probe run without site would pay ~6 ms of CPU for os
-
     if not os.path.isfile(raw.text):
         raise fail(raw, "an existing file")
     return raw.text
@@ -124,7 +115,7 @@ class Option(Generic[T]):
 
     def __init__(
         self,
-        parse: "Callable[[Raw], T]",
+        parse: Callable[[Raw], T],
         *,
         env: str | tuple[str, ...],
         default: str | None,
@@ -146,19 +137,18 @@ class Option(Generic[T]):
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
-    if TYPE_CHECKING:  # on the class, the option; on an instance, its value
-
-        @overload
-        def __get__(self, obj: None, owner: type) -> "Option[T]": ...
-        @overload
-        def __get__(self, obj: object, owner: type) -> T: ...
-
-    def __get__(self, obj: object, owner: type) -> "Any":
+    # On the class, the option; on an instance, its value (kept in the instance's __dict__, which
+    # shadows this non-data descriptor).
+    @overload
+    def __get__(self, obj: None, owner: type) -> Option[T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type) -> T: ...
+    def __get__(self, obj: object, owner: type) -> Any:
         if obj is None:
             return self
-        raise AttributeError(self.name)  # values live in the instance's __dict__ (see Group)
+        raise AttributeError(self.name)
 
-    def under(self, flag: str, help: str | None = None) -> "Option[T]":
+    def under(self, flag: str, help: str | None = None) -> Option[T]:
         """The same option (variables, default, parser) taken by another command as ``--flag``."""
         return Option(self.parse, env=self.env, default=self.default, help=help or self.help, flag=flag)
 
@@ -182,9 +172,7 @@ class Option(Generic[T]):
         flag = self.legacy_flag if legacy_spelling and self.legacy_flag else self.flag
         return f"--{flag} / {self.env[0]}"
 
-    def raws(
-        self, given: "str | Sequence[str] | Raw | None", environ: "Mapping[str, str]", flag_name: str
-    ) -> list[Raw]:
+    def raws(self, given: str | Sequence[str] | Raw | None, environ: Mapping[str, str], flag_name: str) -> list[Raw]:
         """The texts to parse: the flag's (several for a repeatable one), else a variable's, else the default."""
         if isinstance(given, Raw):
             return [given]
@@ -197,7 +185,7 @@ class Option(Generic[T]):
                 return [Raw(environ[name], name)]
         return [] if self.default is None else [Raw(self.default, "default")]
 
-    def value(self, raws: list[Raw]) -> "T | None":
+    def value(self, raws: list[Raw]) -> T | None:
         """The parsed value (a repeatable option's parts joined), or None when nothing was given."""
         if self.repeatable:
             return tuple(item for raw in raws for item in self.parse(raw))  # type: ignore[attr-defined,return-value]
@@ -211,13 +199,13 @@ class Group:
     legacy_spelling: bool
 
     @classmethod
-    def options(cls) -> "Iterator[Option[Any]]":
+    def options(cls) -> Iterator[Option[Any]]:
         for name, value in vars(cls).items():
             if isinstance(value, Option) and not name.startswith("_"):
                 yield value
 
     @classmethod
-    def option(cls, name: str) -> "Option[Any]":
+    def option(cls, name: str) -> Option[Any]:
         found = vars(cls).get(name)
         if not isinstance(found, Option):
             raise KeyError(name)
@@ -225,12 +213,8 @@ class Group:
 
     @classmethod
     def parse_all(
-        cls,
-        given: "Mapping[str, str | Sequence[str] | Raw | None]",
-        environ: "Mapping[str, str]",
-        *,
-        legacy_spelling: bool = False,
-    ) -> "tuple[dict[str, Any], dict[str, str], list[str]]":
+        cls, given: Given, environ: Mapping[str, str], *, legacy_spelling: bool = False
+    ) -> tuple[dict[str, Any], dict[str, str], list[str]]:
         """Every option's value and source, and every problem found (all of them, not only the first)."""
         values: dict[str, Any] = {}
         sources: dict[str, str] = {}
@@ -249,17 +233,14 @@ class Group:
         return values, sources, problems
 
     @classmethod
-    def resolve(cls, given: "Mapping[str, str | Sequence[str] | Raw | None]", environ: "Mapping[str, str]") -> "Self":
+    def resolve(cls, given: Given, environ: Mapping[str, str]) -> Self:
         """The group's values (flag > environment > default); UsageError naming every bad value."""
         values, sources, problems = cls.parse_all(given, environ)
         if problems:
             raise UsageError(*problems)
         return cls(values, sources)
 
-    def __init__(
-        self, values: "Mapping[str, Any]", sources: "Mapping[str, str]", legacy_spelling: bool = False
-    ) -> None:
-        # Instance values shadow the class's Option attributes (a non-data descriptor).
+    def __init__(self, values: Mapping[str, Any], sources: Mapping[str, str], legacy_spelling: bool = False) -> None:
         self.__dict__.update(values)
         self.sources = dict(sources)
         self.legacy_spelling = legacy_spelling
@@ -271,7 +252,7 @@ class Group:
             return source
         return type(self).option(name).label(self.legacy_spelling)
 
-    def values(self) -> "dict[str, Any]":
+    def values(self) -> dict[str, Any]:
         return {option.name: self.__dict__.get(option.name) for option in type(self).options()}
 
     def __eq__(self, other: object) -> bool:
@@ -318,11 +299,15 @@ class ProbeOptions(Group):
         existing_file, env="ZK_PROBE_TLS_CERT", default=None, help="client certificate, for servers that require one"
     )
     tls_key = Option(existing_file, env="ZK_PROBE_TLS_KEY", default=None, help="its key")
-    format = Option(choice(METRICS_FORMATS), env="ZK_METRICS_FORMAT", default="text",
-                    help="text, prometheus or json (metrics only)")  # fmt: skip
+    format = Option(
+        choice(METRICS_FORMATS),
+        env="ZK_METRICS_FORMAT",
+        default="text",
+        help="text, prometheus or json (metrics only)",
+    )
 
 
-def describe(options: "Iterator[Option[Any]] | Sequence[Option[Any]]", *, legacy_spelling: bool = False) -> str:
+def describe(options: Iterator[Option[Any]] | Sequence[Option[Any]], *, legacy_spelling: bool = False) -> str:
     """The options as a usage table: flag, variable, default, help."""
     lines = []
     for option in options:

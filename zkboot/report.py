@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
-
-TYPE_CHECKING = False  # typing costs every start ~2 ms to import
-if TYPE_CHECKING:
-    from typing import TextIO
+from typing import TextIO
 
 
 class Reporter:
@@ -20,8 +18,6 @@ class Reporter:
 
     def __call__(self, event: str, detail: str) -> None:
         if self.fmt == "json":
-            import json
-
             record = {"ts": round(time.time(), 3), "program": self.program, "event": event, "detail": detail}
             line = json.dumps(record, sort_keys=False)
         else:

@@ -106,7 +106,7 @@ def bytecode_note() -> str:
 
     Asked of a child outside the repository, whose zkboot/ would shadow the installed one here.
     """
-    code = "import importlib.util as u; s = u.find_spec('zkboot.cli.light'); print(s.cached if s else '')"
+    code = "import importlib.util as u; s = u.find_spec('zkboot.cli.probe'); print(s.cached if s else '')"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, cwd="/")
     cached = done.stdout.strip()
     if not cached:

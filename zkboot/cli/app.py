@@ -1,9 +1,10 @@
-"""``zkboot start|render|status|version``: the typer CLI.  Parsing only; the work is elsewhere.
+"""``zkboot start|render|status|shrink|version``: the typer CLI.  Parsing only; the work is elsewhere.
 
-Every option of ``zkboot.options.Settings`` becomes an option of ``start``, ``render`` and
-``status`` (its kebab-case flag, plus the old underscore spelling), generated from the schema so
+Every setting (zkboot.settings.schema) becomes an option of ``start``, ``render``, ``status`` and
+``shrink`` (its kebab-case flag, plus the old underscore spelling), generated from the schema so
 the commands, the old scripts and the environment can never drift apart.  ``probe`` and
-``metrics`` never reach typer: ``zkboot.cli.entry`` hands them to the light parser first.
+``metrics`` never reach typer, nor does ``start`` without ``--help``: zkboot.cli.entry hands them
+to their own parsers first.
 """
 
 from __future__ import annotations
@@ -22,9 +23,13 @@ except ImportError:  # older typer runs on click itself
     from click import exceptions as click_exceptions  # type: ignore[no-redef,import-not-found,unused-ignore]
 
 from zkboot import __version__
-from zkboot.cli.run import guarded, log_format, typed_log_format
+from zkboot.cli.outcome import guarded, log_format, typed_log_format
+from zkboot.ensemble import shrink as ensemble_shrink
+from zkboot.health import status as ensemble_status
 from zkboot.options import Option, ProbeOptions
-from zkboot.start.settings import Settings
+from zkboot.report import Reporter
+from zkboot.settings.schema import Settings
+from zkboot.start import pipeline
 
 LIGHT_COMMANDS = (
     "Also: zkboot probe live|ready OPTIONS (liveness or readiness of the server on this pod) and "
@@ -93,8 +98,6 @@ def with_options(*, probe: Sequence[str] = ()) -> Callable[[Callable[..., int]],
 @with_options()
 def start(flags: dict[str, Any]) -> int:
     """Write zoo.cfg, java.env, the log configuration and myid, then exec zkServer.sh start-foreground."""
-    from zkboot.start import pipeline
-
     pipeline.start("zkboot", flags, os.environ)
 
 
@@ -111,9 +114,7 @@ def render(
     fmt: str = typer.Option("text", "--format", metavar="text|json", help="output format"),
 ) -> int:
     """Show every file a pod would get (each under a header naming its path); write nothing."""
-    from zkboot.start import pipeline
-
-    return pipeline.show("zkboot", flags, os.environ, fmt, output_dir)
+    return pipeline.render_command("zkboot", flags, os.environ, fmt, output_dir)
 
 
 @app.command()
@@ -124,9 +125,7 @@ def status(
     fmt: str = typer.Option("table", "--format", metavar="table|json", help="output format"),
 ) -> int:
     """Every member of this pod's ensemble: reachable, mode, zxid, latency, connections; and a verdict."""
-    from zkboot.health import status as ensemble
-
-    return ensemble.run(flags, probe_flags, os.environ, fmt)
+    return ensemble_status.run(flags, probe_flags, os.environ, fmt)
 
 
 @app.command()
@@ -137,9 +136,7 @@ def shrink(
     replicas: int = typer.Option(..., "--replicas", metavar="N", help="the members to keep: ordinals 0..N-1"),
 ) -> int:
     """Dynamic membership: remove the members with ordinal >= N (before kubectl scale --replicas=N)."""
-    from zkboot.start import pipeline
-
-    return pipeline.shrink("zkboot", flags, probe_flags, os.environ, replicas)
+    return ensemble_shrink.command(flags, probe_flags, os.environ, replicas)
 
 
 @app.command()
@@ -150,8 +147,6 @@ def version() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; usage errors become one line on stderr with exit code 2."""
-    from zkboot.report import Reporter
-
     command = typer.main.get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
     try:

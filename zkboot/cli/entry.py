@@ -1,29 +1,24 @@
-"""The ``zkboot`` console script.
+"""The ``zkboot`` console script: which front end parses which command.
 
-Kept apart from ``zkboot.cli`` so that the light subcommands (``probe``, ``metrics``: run every
-few seconds in every pod) are dispatched before typer and the start path are imported, and
-``zkboot start`` (every pod's entrypoint) before typer is.  Started with ``python -S`` (the image's
-scripts, see zkboot.cli.nosite), every command but the light ones runs ``site.main()`` first.
+``probe`` and ``metrics`` (every few seconds in every pod) go to the probes' parser, and ``start``
+(every pod's entrypoint) to the start commands' parser, so that neither loads typer; every other
+command, and ``start --help``, is typer's (zkboot.cli.app).
 """
 
 import sys
 
 
 def main() -> None:
-    from zkboot.cli.light import finish, zkboot_light
+    from zkboot.cli.probe import probe_or_metrics
 
     args = sys.argv[1:]
-    code = zkboot_light(args)
+    code = probe_or_metrics(args)
     if code is not None:
-        finish(code)
-    if sys.flags.no_site:  # a script rewritten by zkboot.cli.nosite: only the light commands go without site
-        import site
-
-        site.main()
+        sys.exit(code)
     if args[:1] == ["start"] and not {"-h", "--help"} & set(args[1:]):
-        from zkboot.cli.legacy import zkboot_start  # every pod's entrypoint: no typer (see there)
+        from zkboot.cli.start import zkboot_start
 
         sys.exit(zkboot_start(args[1:]))
-    from zkboot.cli.app import main as cli_main
+    from zkboot.cli.app import main as typer_main
 
-    sys.exit(cli_main())
+    sys.exit(typer_main())

@@ -13,25 +13,45 @@ the ensemble's own.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
+
 from zkboot.client.endpoint import Endpoint, tls_context
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from zkboot.start.tls import TlsDir
+
+@dataclass(frozen=True, slots=True)
+class TlsDir:
+    """A mounted TLS Secret (``kubernetes.io/tls`` with its CA): where its three files are."""
+
+    path: str
+
+    @property
+    def cert(self) -> str:
+        return str(Path(self.path) / "tls.crt")
+
+    @property
+    def key(self) -> str:
+        return str(Path(self.path) / "tls.key")
+
+    @property
+    def ca(self) -> str:
+        return str(Path(self.path) / "ca.crt")
 
 
+@dataclass(frozen=True, slots=True)
+class SecurePort:
+    """The secure client port, and the TLS Secret whose certificate this pod presents there."""
+
+    port: int
+    files: TlsDir
+
+
+@dataclass(frozen=True, slots=True)
 class Access:
-    def __init__(
-        self,
-        client_port: int,
-        loopback: bool = False,
-        secure: tuple[int, TlsDir] | None = None,
-        sasl: tuple[str, str] | None = None,
-    ) -> None:
-        self.client_port = client_port  # the plain port
-        self.loopback = loopback  # the plain port listens on 127.0.0.1 only
-        self.secure = secure if loopback else None  # (port, files): the way in from another pod
-        self.sasl = sasl  # (username, password): the clients' account, when sessions need SASL
+    client_port: int  # the plain port
+    loopback: bool = False  # the plain port listens on 127.0.0.1 only
+    secure: SecurePort | None = None  # the way in from another pod: set when the plain port is on loopback
+    sasl: tuple[str, str] | None = field(default=None, repr=False)  # the clients' account, when sessions need SASL
 
     @property
     def listen(self) -> str:
@@ -40,19 +60,21 @@ class Access:
 
     @property
     def port(self) -> int:
-        return self.secure[0] if self.secure else self.client_port
+        return self.secure.port if self.secure else self.client_port
 
     def endpoint(self, host: str, timeout: float) -> Endpoint:
-        if self.secure is None:
+        secure = self.secure
+        if secure is None:
             return Endpoint(host, self.client_port, timeout)
-        port, files = self.secure
-        return Endpoint(host, port, timeout, "tls", tls=tls_context(files.ca, files.cert, files.key))
+        files = secure.files
+        return Endpoint(host, secure.port, timeout, "tls", tls=tls_context(files.ca, files.cert, files.key))
 
     def kazoo(self) -> dict[str, object]:
         """KazooClient's TLS and SASL arguments (none for a plain port without SASL)."""
         arguments: dict[str, object] = {}
-        if self.secure is not None:
-            files = self.secure[1]
+        secure = self.secure
+        if secure is not None:
+            files = secure.files
             arguments.update(use_ssl=True, ca=files.ca, certfile=files.cert, keyfile=files.key, verify_certs=True)
         if self.sasl is not None:
             username, password = self.sasl

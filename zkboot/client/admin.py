@@ -5,6 +5,8 @@ bounds the whole request (a client library would give each read the full timeout
 Failures are ``AdminError``s, with the same ``Kind`` names as the four-letter words'.
 """
 
+from __future__ import annotations
+
 import json
 
 from zkboot.client.fourlw import Deadline, exchange
@@ -16,7 +18,7 @@ def get_command(host: str, port: int, command: str, timeout: float) -> dict[str,
     request = (
         f"GET /commands/{command} HTTP/1.0\r\nHost: {address}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
     )
-    reply = exchange(request.encode("ascii"), host, port, Deadline(timeout), half_close=False, error=AdminError)
+    reply = exchange(request.encode("ascii"), host, port, Deadline.after(timeout), half_close=False, error=AdminError)
     head, _, body = reply.partition(b"\r\n\r\n")
     status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
     if not status_line.startswith("HTTP/"):

@@ -6,39 +6,34 @@ chosen, so the probes, metrics and status never care how the server was reached:
 - ``tls``: the same on a ``secureClientPort``, with the usual CA/cert/key;
 - ``http``: the admin server's ``/commands/ruok``, ``/commands/srvr`` and ``/commands/mntr``,
   for servers with four-letter words disabled.
-Standard library only; ``ssl`` and ``json`` are imported only by the transports that need them.
 """
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from zkboot.client.fourlw import NOT_SERVING_TEXT, ask
 from zkboot.errors import AdminError, FourLetterError, Kind
-from zkboot.options import TRANSPORTS, ProbeOptions
 
-TYPE_CHECKING = False  # typing itself costs a probe ~2 ms to import
 if TYPE_CHECKING:
     import ssl
 
-__all__ = ["TRANSPORTS", "Endpoint", "Srvr", "endpoint_for", "parse_mntr", "parse_srvr", "tls_context"]
+TRANSPORTS = ("tcp", "tls", "http")
 SERVING_MODES = ("leader", "follower", "observer", "standalone")
 
 
+@dataclass(frozen=True, slots=True)
 class Srvr:
     """What ``srvr`` says: mode, zxid, latency, connections, outstanding requests."""
 
-    def __init__(
-        self,
-        mode: str,
-        zxid: int,
-        latency_avg: float,
-        connections: int,
-        outstanding: int,
-        version: str,
-    ) -> None:
-        self.mode = mode
-        self.zxid = zxid
-        self.latency_avg = latency_avg
-        self.connections = connections
-        self.outstanding = outstanding
-        self.version = version
+    mode: str
+    zxid: int
+    latency_avg: float
+    connections: int
+    outstanding: int
+    version: str
 
     @property
     def serving(self) -> bool:
@@ -90,28 +85,20 @@ def parse_mntr(text: str) -> dict[str, str]:
     return metrics
 
 
+@dataclass(frozen=True, slots=True)
 class Endpoint:
     """One server, reached one way, with one deadline per question."""
 
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 2181,
-        timeout: float = 1.0,
-        transport: str = "tcp",
-        admin_port: int = 8080,
-        tls: "ssl.SSLContext | None" = None,
-    ) -> None:
-        self.host = host
-        self.port = port
-        self.timeout = timeout
-        self.transport = transport
-        self.admin_port = admin_port
-        self.tls = tls
+    host: str = "127.0.0.1"
+    port: int = 2181
+    timeout: float = 1.0
+    transport: str = "tcp"
+    admin_port: int = 8080
+    tls: ssl.SSLContext | None = None
 
-    def at(self, host: str) -> "Endpoint":
+    def at(self, host: str) -> Endpoint:
         """The same question asked of another server."""
-        return Endpoint(host, self.port, self.timeout, self.transport, self.admin_port, self.tls)
+        return dataclasses.replace(self, host=host)
 
     @property
     def address(self) -> str:
@@ -165,16 +152,14 @@ class Endpoint:
         return ask(command, self.host, self.port, self.timeout, self.tls if self.transport == "tls" else None)
 
     def _admin(self, command: str) -> dict[str, object]:
-        from zkboot.client.admin import get_command  # json only for this transport
+        from zkboot.client.admin import get_command  # only the http transport needs HTTP and JSON
 
         document = get_command(self.host, self.admin_port, command, self.timeout)
         error = document.get("error")
         if error:
-            kind = Kind.NOT_SERVING if NOT_SERVING_TEXT in str(error) else Kind.UNEXPECTED
-            detail = (
-                f"{self.address} is not serving requests" if kind == Kind.NOT_SERVING else f"{self.address}: {error}"
-            )
-            raise AdminError(kind, detail)
+            if NOT_SERVING_TEXT in str(error):
+                raise AdminError(Kind.NOT_SERVING, f"{self.address} is not serving requests")
+            raise AdminError(Kind.UNEXPECTED, f"{self.address}: {error}")
         return document
 
 
@@ -184,9 +169,9 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def tls_context(ca: str | None, cert: str | None, key: str | None) -> "ssl.SSLContext":
+def tls_context(ca: str | None, cert: str | None, key: str | None) -> ssl.SSLContext:
     """A client context: the CA's chain is verified when given; the name is not (probes dial 127.0.0.1)."""
-    import ssl
+    import ssl  # only the tls transport needs it
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
@@ -198,11 +183,3 @@ def tls_context(ca: str | None, cert: str | None, key: str | None) -> "ssl.SSLCo
     if cert:
         context.load_cert_chain(certfile=cert, keyfile=key)
     return context
-
-
-def endpoint_for(options: ProbeOptions) -> Endpoint:
-    """The endpoint the probe options describe (TLS files loaded here: OSError if they do not load)."""
-    tls = None
-    if options.transport == "tls":
-        tls = tls_context(options.tls_ca, options.tls_cert, options.tls_key)
-    return Endpoint(options.host, options.port, options.timeout, options.transport, options.admin_port, tls)

@@ -1,22 +1,20 @@
-"""A tiny four-letter-word client: standard library only, one overall deadline, errors with names.
+"""A small four-letter-word client: one overall deadline, failures with names.
 
 The old ``echo ruok | nc`` had no timeout and hung the kubelet's exec when a server accepted and
 never answered; here connect, send and read share one deadline, and a reply that is empty or cut
 by a reset is tried once more while time remains (ZooKeeper closes four-letter connections early
 when it is busy starting up).
-
-The probes import this every few seconds in every pod, so it uses the C module ``_socket``
-directly: the ``socket`` wrapper costs more to import (enum classes, selectors) than the whole
-exchange, and is imported, with ``ssl``, only for TLS.  IP addresses are connected to without
-the resolver, and names go to it as bytes (a str would load the idna codec).
 """
 
-import _socket
+from __future__ import annotations
+
+import socket
 import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from zkboot.errors import FourLetterError, Kind, QueryError
 
-TYPE_CHECKING = False  # typing itself costs a probe ~2 ms to import
 if TYPE_CHECKING:
     import ssl
 
@@ -24,12 +22,16 @@ NOT_SERVING_TEXT = "This ZooKeeper instance is not currently serving requests"
 NOT_WHITELISTED_TEXT = "is not executed because it is not in the whitelist"
 
 
+@dataclass(frozen=True, slots=True)
 class Deadline:
-    """Seconds left until a fixed moment; TimeoutError once there are none."""
+    """A fixed moment ``seconds`` after it was made; ``left()`` raises TimeoutError once it has passed."""
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.end = time.monotonic() + seconds
+    seconds: float
+    end: float
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(seconds, time.monotonic() + seconds)
 
     def left(self) -> float:
         remaining = self.end - time.monotonic()
@@ -43,14 +45,14 @@ def ask(
     host: str = "127.0.0.1",
     port: int = 2181,
     timeout: float = 1.0,
-    tls: "ssl.SSLContext | None" = None,
+    tls: ssl.SSLContext | None = None,
 ) -> str:
     """The server's whole reply to ``command``; FourLetterError when there is no usable one.
 
     A reply saying the command is not whitelisted, or that the server is not serving, is
     raised as such (``Kind.NOT_WHITELISTED``, ``Kind.NOT_SERVING``) rather than returned.
     """
-    deadline = Deadline(timeout)
+    deadline = Deadline.after(timeout)
     payload = command.encode("ascii")
     try:
         reply = exchange(payload, host, port, deadline, tls, half_close=tls is None).decode("utf-8", "replace")
@@ -70,7 +72,7 @@ def exchange(
     host: str,
     port: int,
     deadline: Deadline,
-    tls: "ssl.SSLContext | None" = None,
+    tls: ssl.SSLContext | None = None,
     half_close: bool = True,
     retry: bool = True,
     error: type[QueryError] = FourLetterError,
@@ -97,19 +99,19 @@ def exchange(
 
 
 def _once(
-    payload: bytes, host: str, port: int, deadline: Deadline, tls: "ssl.SSLContext | None", half_close: bool
+    payload: bytes, host: str, port: int, deadline: Deadline, tls: ssl.SSLContext | None, half_close: bool
 ) -> bytes:
     sock = _connect(host, port, deadline)
     try:
         if tls is not None:
-            sock = _wrap(sock, tls, host)
+            sock = tls.wrap_socket(sock, server_hostname=host if tls.check_hostname else None)
         sock.settimeout(deadline.left())
         sock.sendall(payload)
         if half_close:
             # ZooKeeper answers and closes; some proxies wait for our EOF first.  A peer that has
             # already reset the connection makes this fail with ENOTCONN: read what there is.
-            try:  # noqa: SIM105 (contextlib costs a probe an import)
-                sock.shutdown(_socket.SHUT_WR)
+            try:  # noqa: SIM105 (suppress() would hide which call may fail)
+                sock.shutdown(socket.SHUT_WR)
             except OSError:
                 pass
         chunks = []
@@ -124,11 +126,11 @@ def _once(
         sock.close()
 
 
-def _connect(host: str, port: int, deadline: Deadline) -> _socket.socket:
+def _connect(host: str, port: int, deadline: Deadline) -> socket.socket:
     """A connected socket to the first address of ``host`` that accepts, before the deadline."""
     error: OSError | None = None
-    for family, address in _addresses(host, port):
-        sock = _socket.socket(family, _socket.SOCK_STREAM)
+    for family, _type, _proto, _name, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        sock = socket.socket(family, socket.SOCK_STREAM)
         try:
             sock.settimeout(deadline.left())
             sock.connect(address)
@@ -140,22 +142,3 @@ def _connect(host: str, port: int, deadline: Deadline) -> _socket.socket:
             sock.close()
             raise
     raise error or OSError(f"no address for {host}")
-
-
-def _addresses(host: str, port: int) -> list[tuple[int, tuple[str, int]]]:
-    for family in (_socket.AF_INET, _socket.AF_INET6):
-        try:
-            _socket.inet_pton(family, host)
-        except OSError:
-            continue
-        return [(family, (host, port))]
-    name = host.encode("ascii") if host.isascii() else host.encode("idna")
-    found = _socket.getaddrinfo(name, port, 0, _socket.SOCK_STREAM)
-    return [(info[0], (str(info[4][0]), int(info[4][1]))) for info in found]
-
-
-def _wrap(raw: _socket.socket, tls: "ssl.SSLContext", host: str) -> _socket.socket:
-    import socket  # TLS only: ssl wants the full socket class
-
-    plain = socket.socket(fileno=raw.detach())
-    return tls.wrap_socket(plain, server_hostname=host if tls.check_hostname else None)

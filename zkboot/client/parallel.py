@@ -1,21 +1,18 @@
 """Ask several servers at once, each under the same deadline, and stop waiting at the deadline.
 
 Daemon threads and a bounded join: a name lookup that hangs (getaddrinfo has no timeout) must not
-hold the answer past the deadline, nor the process at exit.  Standard library only.
+hold the answer past the deadline, nor the process at exit.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
-    from typing import TypeVar
-
-    Item = TypeVar("Item")
-    Answer = TypeVar("Answer")
+Item = TypeVar("Item")
+Answer = TypeVar("Answer")
 
 
 def ask_all(items: Sequence[Item], ask: Callable[[Item], Answer], seconds: float) -> list[Answer | None]:

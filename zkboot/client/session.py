@@ -1,33 +1,24 @@
-"""ZooKeeper sessions through kazoo: reading a member's view of the ensemble's configuration.
+"""ZooKeeper sessions through kazoo: a member's view of the ensemble's configuration, ``reconfig``
+and a write check.
 
-Only the start path uses this (kazoo costs ~50 ms to import; the probes never load it).  Every call
-has a deadline, and kazoo's own log lines are kept out of zkboot's stderr: a start prints one
-line per step, and an error is one line.
+The probes never load this.  Every call has a deadline, and kazoo's own log lines are kept out of
+zkboot's stderr: a start prints one line per step, and an error is one line.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
+from typing import Any
 
 from zkboot.client.access import Access
-from zkboot.errors import Kind, QueryError
-
-TYPE_CHECKING = False  # typing costs every start ~2 ms to import
-if TYPE_CHECKING:
-    import logging
-    from typing import Any
+from zkboot.errors import Kind, NotAuthorized, SessionError
 
 CONFIG_NODE = "/zookeeper/config"  # ZooKeeper 3.5+: the membership as the member knows it
 
 
-class SessionError(QueryError):
-    """No session, or no answer within it."""
-
-
 def _quiet_logger() -> logging.Logger:
-    import logging  # with kazoo, only when a session is opened: every start would pay it otherwise
-
     logger = logging.getLogger("zkboot.kazoo")
     logger.propagate = False
     if not logger.handlers:
@@ -39,8 +30,9 @@ def _quiet_logger() -> logging.Logger:
 def _session(host: str, access: Access, timeout: float, password: str | None = None) -> Iterator[Any]:
     """A started kazoo client of ``host`` alone, reached as ``access`` says (as the super user with
     ``password``), always stopped and closed; kazoo's errors and time-outs inside become SessionErrors."""
+    # Loaded here, when a session is opened: most starts open none (standalone, or no peer serving).
     from kazoo.client import KazooClient  # type: ignore[import-untyped]
-    from kazoo.exceptions import KazooException, NoNodeError  # type: ignore[import-untyped]
+    from kazoo.exceptions import KazooException, NoAuthError, NoNodeError  # type: ignore[import-untyped]
 
     port = access.port
     client: Any = KazooClient(
@@ -59,6 +51,8 @@ def _session(host: str, access: Access, timeout: float, password: str | None = N
             raise SessionError(Kind.TIMED_OUT, f"{host}:{port}: no answer within {timeout:g}s") from None
         except NoNodeError:
             raise SessionError(Kind.UNEXPECTED, f"{host}:{port} has no {CONFIG_NODE} (ZooKeeper before 3.5)") from None
+        except NoAuthError:
+            raise NotAuthorized(Kind.UNEXPECTED, f"{host}:{port}: refused ({NoAuthError.__name__})") from None
         except KazooException as exc:
             raise SessionError(Kind.UNEXPECTED, f"{host}:{port}: refused ({type(exc).__name__})") from None
     finally:
@@ -92,8 +86,9 @@ def reconfigure(
 
     ZooKeeper runs one reconfiguration at a time and commits it only once a majority of the new
     configuration is connected; ``from_version`` makes it conditional on the configuration read.
-    Raises SessionError with ``Kind.UNEXPECTED`` and the ZooKeeper error's name (``ReconfigInProgress``,
-    ``BadVersionError``, ``NewConfigNoQuorum``, ``NoAuthError``...) when it did not commit.
+    Raises NotAuthorized when the password is not the super user's, else SessionError with
+    ``Kind.UNEXPECTED`` and the ZooKeeper error's name (``ReconfigInProgress``, ``BadVersionError``,
+    ``NewConfigNoQuorum``...) when it did not commit.
     """
     with _session(host, access, timeout, password) as client:
         data, _stat = client.reconfig_async(joining, leaving, None, from_version).get(timeout=timeout)

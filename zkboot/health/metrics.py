@@ -1,5 +1,8 @@
 """``mntr`` in three shapes: as ZooKeeper prints it, Prometheus exposition format, or JSON."""
 
+from __future__ import annotations
+
+import json
 import math
 
 INFO_KEYS = {"zk_version": "version", "zk_server_state": "server_state"}
@@ -36,8 +39,6 @@ def to_prometheus(mntr: dict[str, str]) -> str:
 
 
 def to_json(mntr: dict[str, str]) -> str:
-    import json
-
     document: dict[str, object] = {}
     for key, text in mntr.items():
         value = number(text)

@@ -9,8 +9,19 @@
 Each check returns None when it passes, else the one-line reason.
 """
 
-from zkboot.client.endpoint import Endpoint
+from __future__ import annotations
+
+from zkboot.client.endpoint import Endpoint, tls_context
 from zkboot.errors import Kind, QueryError
+from zkboot.options import ProbeOptions
+
+
+def endpoint_for(options: ProbeOptions) -> Endpoint:
+    """The endpoint the probe options describe (TLS files loaded here: OSError if they do not load)."""
+    tls = None
+    if options.transport == "tls":
+        tls = tls_context(options.tls_ca, options.tls_cert, options.tls_key)
+    return Endpoint(options.host, options.port, options.timeout, options.transport, options.admin_port, tls)
 
 
 def live(endpoint: Endpoint) -> str | None:

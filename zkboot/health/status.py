@@ -9,34 +9,44 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from zkboot.client.endpoint import Endpoint, Srvr, endpoint_for
+from zkboot.client.endpoint import Endpoint, Srvr
 from zkboot.client.parallel import ask_all
+from zkboot.ensemble.config import parse_config
+from zkboot.ensemble.peers import read_membership, without_pod
+from zkboot.ensemble.setup import PeerSetup, prepare
 from zkboot.errors import Kind, QueryError, UsageError
-from zkboot.options import ProbeOptions, Raw
-from zkboot.start.identity import Identity
+from zkboot.health.probes import endpoint_for
+from zkboot.identity import Identity
+from zkboot.options import Given
+from zkboot.settings.resolve import FlagValues, resolve
 
 JOIN_GRACE = 0.5  # seconds beyond the per-member deadline before a member counts as timed out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MemberState:
     myid: int
     host: str
     port: int
     stats: Srvr | None
-    problem: str | None  # why stats is None: "<kind>: <detail>"
+    kind: str | None = None  # why stats is None: one of Kind
+    detail: str | None = None
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
 
     @property
+    def problem(self) -> str | None:
+        return f"{self.kind}: {self.detail}" if self.kind else None
+
+    @property
     def reachable(self) -> bool:
         # A server that says it is not serving answered: it is up, just not in a quorum.
-        return self.stats is not None or (self.problem or "").startswith(Kind.NOT_SERVING)
+        return self.stats is not None or self.kind == Kind.NOT_SERVING
 
     @property
     def mode(self) -> str:
@@ -54,13 +64,13 @@ def collect(identity: Identity, endpoint: Endpoint, members: list[tuple[int, str
     def ask(member: tuple[int, str]) -> MemberState:
         myid, host = member
         try:
-            return MemberState(myid, host, endpoint.port, endpoint.at(host).srvr(), None)
+            return MemberState(myid, host, endpoint.port, endpoint.at(host).srvr())
         except QueryError as exc:
-            return MemberState(myid, host, endpoint.port, None, f"{exc.kind}: {exc.detail}")
+            return MemberState(myid, host, endpoint.port, None, exc.kind, exc.detail)
 
     answers = ask_all(members, ask, endpoint.timeout + JOIN_GRACE)
     return [
-        answer or MemberState(myid, host, endpoint.port, None, f"{Kind.TIMED_OUT}: {host} gave no answer in time")
+        answer or MemberState(myid, host, endpoint.port, None, Kind.TIMED_OUT, f"{host} gave no answer in time")
         for answer, (myid, host) in zip(answers, members, strict=True)
     ]
 
@@ -112,7 +122,7 @@ def table(states: list[MemberState]) -> str:
     rows = [header]
     for s in states:
         if s.stats is None:
-            reachable = "yes" if s.reachable else f"no ({(s.problem or '').split(':')[0]})"
+            reachable = "yes" if s.reachable else f"no ({s.kind})"
             rows.append((str(s.myid), s.address, reachable, s.mode, "-", "-", "-", "-"))
         else:
             st = s.stats
@@ -137,56 +147,38 @@ def to_json(states: list[MemberState], held: bool, line: str) -> str:
     return json.dumps({"members": members, "quorum": held, "verdict": line}, indent=2)
 
 
-def run(
-    flags: Mapping[str, str | Sequence[str] | None],
-    probe_flags: Mapping[str, str | None],
-    environ: Mapping[str, str],
-    fmt: str,
-) -> int:
+def target(setup: PeerSetup) -> Endpoint:
+    """How to ask the members: as the probe options say; with the plain port on loopback only, the
+    other members' secure port with this pod's own certificate (unless the flags chose a transport)."""
+    probe, secure = setup.probe, setup.access.secure
+    try:
+        if secure is not None and probe.transport == "tcp":
+            return setup.access.endpoint(probe.host, probe.timeout)
+        return endpoint_for(probe)
+    except OSError as exc:  # TLS files that do not load
+        raise UsageError(f"TLS files: {exc}") from None
+
+
+def run(flags: FlagValues, probe_flags: Given, environ: Mapping[str, str], fmt: str) -> int:
     """``zkboot status``: ask every member of this pod's ensemble; exit 1 when there is no quorum.
 
     The members and their ports come from the settings, as ``start`` derives them; how to ask
     (timeout, transport, TLS files) from the probe options.
     """
-    from zkboot import membership
-    from zkboot.start import identity
-    from zkboot.start.sasl import read_account
-    from zkboot.start.settings import resolve
-    from zkboot.start.tls import client_access
-
     if fmt not in ("table", "json"):
         raise UsageError(f"--format={fmt!r}: expected table or json")
-    settings = resolve(flags, environ)
-    who = identity.derive(settings, None if settings.hostname else identity.read_system_names())
-    given: dict[str, str | Raw | None] = {
-        "port": Raw(str(settings.client_port), settings.label("client_port")),
-        "admin_port": Raw(str(settings.admin_port), settings.label("admin_port")),
-        **probe_flags,
-    }
-    options = ProbeOptions.resolve(given, environ)
-    account = None
-    if settings.client_sasl_dir:  # the servers refuse sessions without SASL: members are read as a client
-        label = f"{settings.label('client_sasl_dir')}={settings.client_sasl_dir}"
-        account = read_account(label, settings.client_sasl_dir, "clients'")
-    access = client_access(settings, account)
-    try:
-        # With the plain port on loopback only, the other members are reached on their secure
-        # port with this pod's own certificate (unless the flags chose a way themselves).
-        if access.secure is not None and options.transport == "tcp":
-            target = access.endpoint(options.host, options.timeout)
-        else:
-            target = endpoint_for(options)
-    except OSError as exc:  # TLS files that do not load
-        raise UsageError(f"TLS files: {exc}") from None
+    setup = prepare(resolve(flags, environ), probe_flags, environ)
+    who, settings = setup.identity, setup.settings
+    asked = target(setup)
     members, no_pod = None, []
     if settings.membership == "dynamic":  # the members are what the ensemble says, not --servers
         hosts = [who.fqdn, *(m.host for m in who.members if m.host != who.fqdn)]
-        found = membership.read_membership(hosts, access, target.timeout)
+        found = read_membership(hosts, setup.access, asked.timeout)
         if found is not None:
-            configured = membership.parse_config(found[0])
+            configured = parse_config(found[0])
             members = [(s.myid, s.host) for s in configured]
-            no_pod = membership.without_pod(configured)
-    states = collect(who, target, members)
+            no_pod = without_pod(configured)
+    states = collect(who, asked, members)
     held, line = verdict(states)
     if no_pod:
         line += "; configured without a pod: " + ", ".join(f"{_short(s.host)} (myid {s.myid})" for s in no_pod)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -25,7 +26,6 @@ from zkboot.start.render import RenderedFile
 FILE_MODE = 0o644
 PRIVATE_MODE = 0o600  # a file that holds a secret (a TLS key store)
 TEMP_SUFFIX = ".tmp"
-TEMP_ATTEMPTS = 100  # random names: a clash is already unlikely once
 
 
 def temp_prefix(path: Path) -> str:
@@ -110,7 +110,8 @@ def write_atomic(path: Path, content: str, mode: int = FILE_MODE) -> None:
     The new text goes to a temporary file in the same directory, is flushed to disk, and is
     renamed over the old file; the directory is synced so the rename itself survives a crash.
     """
-    fd, tmp_name = create_temporary(path)
+    # Exclusive, mode 0600, no symlink followed: nothing else can have opened it.
+    fd, tmp_name = tempfile.mkstemp(prefix=temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(content)
@@ -123,20 +124,6 @@ def write_atomic(path: Path, content: str, mode: int = FILE_MODE) -> None:
             os.unlink(tmp_name)
         raise
     _fsync_dir(path.parent)
-
-
-def create_temporary(path: Path) -> tuple[int, str]:
-    """A new file beside ``path``, ``<temp_prefix><random><TEMP_SUFFIX>``, made as tempfile.mkstemp
-    makes one (exclusive, mode 0600, no symlink followed), without importing tempfile: it brings
-    shutil and random, ~2 ms of every pod's start."""
-    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    for _ in range(TEMP_ATTEMPTS):
-        name = str(path.parent / f"{temp_prefix(path)}{os.urandom(6).hex()}{TEMP_SUFFIX}")
-        try:
-            return os.open(name, flags, 0o600), name
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"{path.parent}: no free temporary name after {TEMP_ATTEMPTS} attempts")
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -8,9 +8,10 @@ for the page cache that ZooKeeper's transaction log leans on.  The limit is read
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from zkboot.record import Record
+import psutil
 
 AUTO_FRACTION = 0.5
 AUTO_MIN_MIB = 64
@@ -18,13 +19,10 @@ AUTO_MIN_MIB = 64
 V1_UNLIMITED = 1 << 60
 
 
-class Heap(Record):
-    __slots__ = ("note", "size")
+@dataclass(frozen=True, slots=True)
+class Heap:
     size: str  # JVM syntax, e.g. "512M"
     note: str  # how it was chosen, for the progress line
-
-    def __init__(self, size: str, note: str) -> None:
-        self.size, self.note = size, note
 
 
 def memory_limit(
@@ -74,8 +72,6 @@ def resolve(
     if limit is not None:
         total, where = limit
     else:
-        import psutil  # only here: the machine's memory when no cgroup limit applies
-
         total, where = psutil.virtual_memory().total, "total memory (no cgroup limit)"
     mib = max(AUTO_MIN_MIB, int(total * AUTO_FRACTION) >> 20)
     return Heap(f"{mib}M", f"auto: {int(AUTO_FRACTION * 100)}% of {total >> 20} MiB from {where}")

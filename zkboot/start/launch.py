@@ -1,17 +1,41 @@
-"""Hand the process over to ``zkServer.sh start-foreground``: same PID, no child, no shell."""
+"""How ZooKeeper is launched: the JVM flags zkboot adds, the command and its environment, and the
+exec that hands the process over to ``zkServer.sh start-foreground`` (same PID, no child, no shell).
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from typing import NoReturn
 
 from zkboot.errors import EnvironmentProblem
-from zkboot.start.install import Installation
-from zkboot.start.settings import Settings, heap_bytes
+from zkboot.installation import Installation
+from zkboot.settings.schema import Settings
+from zkboot.settings.values import heap_bytes
+from zkboot.start import logconfig
+from zkboot.start.sasl import JAAS_NAME
 
-TYPE_CHECKING = False  # typing costs every start ~2 ms to import
-if TYPE_CHECKING:
-    from typing import NoReturn
+SECURITY_NAME = "java.security"  # in the conf dir: the JVM's security properties zkboot overrides
+
+
+def jvm_flags(settings: Settings, heap: str, installation: Installation | None) -> tuple[str, ...]:
+    """The JVM flags zkboot adds: one heap pair, the log configuration, and on Debian the classpath."""
+    conf = settings.conf_dir
+    flags = [f"-Xmx{heap}", f"-Xms{heap}", f"-Dzookeeper.log.dir={settings.log_dir}"]
+    # One "=": the file's entries override the JDK's java.security, the rest of it stays.
+    flags.append(f"-Djava.security.properties={conf}/{SECURITY_NAME}")
+    backends = logconfig.backends(settings, installation)
+    if "log4j" in backends:
+        flags.append(f"-Dlog4j.configuration=file:{conf}/{logconfig.FILE_NAMES['log4j']}")
+    if "logback" in backends:
+        flags.append(f"-Dlogback.configurationFile={conf}/{logconfig.FILE_NAMES['logback']}")
+    if settings.quorum_sasl_dir or settings.client_sasl_dir:
+        flags.append(f"-Djava.security.auth.login.config={conf}/{JAAS_NAME}")
+    if settings.fips_mode != "auto":
+        flags.append(f"-Dzookeeper.fips-mode={'true' if settings.fips_mode == 'on' else 'false'}")
+    if installation is not None and installation.layout == "fixed":
+        flags += ["-cp", ":".join((conf, *installation.classpath))]
+    return tuple(flags)
 
 
 def argv(installation: Installation, zoo_cfg: str) -> list[str]:

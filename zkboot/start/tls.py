@@ -17,46 +17,20 @@ an encrypted key refused (a Secret holds no passphrase for it).
 
 from __future__ import annotations
 
+import base64
+import calendar
 import re
+import ssl
 import time
 from pathlib import Path
 
+from zkboot.client.access import TlsDir
 from zkboot.errors import EnvironmentProblem
-from zkboot.record import Record
+from zkboot.settings.schema import Settings
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from zkboot.client.access import Access
-    from zkboot.start.sasl import Account
-    from zkboot.start.settings import Settings
-
-CERT, KEY, CA = "tls.crt", "tls.key", "ca.crt"
-KEYSTORE_MODE = 0o600
 PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\s*(.*?)\s*-----END \1-----", re.DOTALL)
 RSA_ENCRYPTION = "1.2.840.113549.1.1.1"
 EC_PUBLIC_KEY = "1.2.840.10045.2.1"
-
-
-class TlsDir(Record):
-    """A mounted TLS Secret: where its three files are."""
-
-    __slots__ = ("path",)
-    path: str
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    @property
-    def cert(self) -> str:
-        return str(Path(self.path) / CERT)
-
-    @property
-    def key(self) -> str:
-        return str(Path(self.path) / KEY)
-
-    @property
-    def ca(self) -> str:
-        return str(Path(self.path) / CA)
 
 
 # -- DER, as much as certificates and keys need ---------------------------------------------------
@@ -107,8 +81,6 @@ def _oid(dotted: str) -> bytes:
 
 
 def _time(tag: int, value: bytes) -> float:
-    import calendar  # here: a start without TLS does not pay for it
-
     text = value.decode("ascii").rstrip("Z")
     if tag == 0x17:  # UTCTime: two-digit years, 1950-2049
         year = int(text[:2])
@@ -144,16 +116,12 @@ def pkcs8(kind: str, der: bytes) -> bytes:
 
 
 def _pem(kind: str, der: bytes) -> str:
-    import base64
-
     body = base64.b64encode(der).decode("ascii")
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
     return f"-----BEGIN {kind}-----\n" + "\n".join(lines) + f"\n-----END {kind}-----\n"
 
 
 def _blocks(text: str) -> list[tuple[str, bytes]]:
-    import base64
-
     found = []
     for match in PEM_BLOCK.finditer(text):
         try:
@@ -207,8 +175,6 @@ def keystore(label: str, files: TlsDir, now: float | None = None) -> str:
 def _handshake(label: str, files: TlsDir) -> None:
     """The key fits the certificate, and ``ca.crt`` signed it: one TLS handshake between two
     in-memory ends, the certificate's side serving and the CA's side verifying."""
-    import ssl
-
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
         server.load_cert_chain(files.cert, files.key)
@@ -240,18 +206,6 @@ def _handshake(label: str, files: TlsDir) -> None:
         except ssl.SSLError:
             break
     raise EnvironmentProblem(f"{label}: {files.cert} and {files.key}: no TLS handshake with them in memory")
-
-
-def client_access(settings: Settings, account: Account | None = None) -> Access:
-    """How this pod's zkboot reaches the other members' client service (see zkboot.client.access),
-    authenticated as the clients' SASL ``account`` when the server requires one."""
-    from zkboot.client.access import Access
-
-    secure = None
-    if settings.secure_client_port is not None and settings.tls_dir:
-        secure = (settings.secure_client_port, TlsDir(settings.tls_dir))
-    sasl = (account.username, account.password) if account is not None else None
-    return Access(settings.client_port, settings.plain_loopback, secure, sasl)
 
 
 def read_keystores(settings: Settings, need: bool) -> tuple[dict[str, str | None], tuple[str, ...]]:

@@ -15,40 +15,31 @@ from __future__ import annotations
 
 import re
 import socket
+from dataclasses import dataclass
 
 from zkboot.errors import UsageError
-from zkboot.record import Record
-from zkboot.start.settings import Settings
+from zkboot.settings.schema import Settings
 
 ORDINAL_PATTERN = re.compile(r"^(?P<name>.*[^-])-(?P<ordinal>[0-9]+)$")
 
 
-class Member(Record):
-    __slots__ = ("host", "myid")
+@dataclass(frozen=True, slots=True)
+class Member:
     myid: int
     host: str  # fully qualified, or the short name standalone without a domain
-
-    def __init__(self, myid: int, host: str) -> None:
-        self.myid, self.host = myid, host
 
     def server_line(self, server_port: int, election_port: int) -> str:
         return f"server.{self.myid}={self.host}:{server_port}:{election_port}"
 
 
-class Identity(Record):
-    __slots__ = ("domain", "hostname", "members", "myid", "name", "ordinal")
+@dataclass(frozen=True, slots=True)
+class Identity:
     hostname: str  # short
     name: str  # the StatefulSet's name
     ordinal: int
     myid: int
     domain: str  # "" when unknown
     members: tuple[Member, ...]  # every server of the ensemble, by myid; empty standalone
-
-    def __init__(
-        self, hostname: str, name: str, ordinal: int, myid: int, domain: str, members: tuple[Member, ...]
-    ) -> None:
-        self.hostname, self.name, self.ordinal, self.myid = hostname, name, ordinal, myid
-        self.domain, self.members = domain, members
 
     @property
     def fqdn(self) -> str:
@@ -59,15 +50,12 @@ class Identity(Record):
         return f"{self.name}-{ordinal}.{self.domain}" if self.domain else f"{self.name}-{ordinal}"
 
 
-class SystemNames(Record):
+@dataclass(frozen=True, slots=True)
+class SystemNames:
     """The names the system gives this machine (read once, at the edge)."""
 
-    __slots__ = ("fqdn", "hostname")
     hostname: str
     fqdn: str
-
-    def __init__(self, hostname: str, fqdn: str) -> None:
-        self.hostname, self.fqdn = hostname, fqdn
 
 
 def read_system_names() -> SystemNames:

@@ -1,36 +1,33 @@
-"""The light front end: probes and metrics, run every few seconds in every pod.
+"""The probes' front end: probes and metrics, run every few seconds in every pod.
 
     zkboot probe live|ready [options]     zookeeper-ready [PORT] [options]     zkOk.sh
     zkboot metrics [--format F] [options] zookeeper-metrics [PORT] [options]   zkMetrics.sh
 
 The options are ``zkboot.options.ProbeOptions`` (flag > environment > default); ``--help`` lists
-them.  No typer, kazoo or psutil here, and no argparse or os either: a dozen options are parsed
-by hand so that a probe costs little more than the interpreter's own start, and the image runs
-these scripts with ``python -S`` (zkboot.cli.nosite), where os would be the dearest import.
+them.  A dozen options, parsed by hand: the kubelet runs a probe every few seconds in every pod,
+so the probe path loads nothing heavy (no typer, kazoo, jinja2 or psutil).
 Exit codes: 0 pass, 1 fail (one line on stderr saying why), 2 usage.
 """
 
-import posix  # os.environ's source: os itself costs a probe run without site ~6 ms of CPU
-import sys
+from __future__ import annotations
 
-from zkboot.client.endpoint import Endpoint, endpoint_for
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+from zkboot.client.endpoint import Endpoint
 from zkboot.errors import QueryError, UsageError
+from zkboot.health.probes import CHECKS, endpoint_for
 from zkboot.options import ProbeOptions, Raw, describe
 
-TYPE_CHECKING = False  # collections.abc and typing cost a probe milliseconds to import
-if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
-    from typing import NoReturn
-
 FLAGS = {option.flag: option.name for option in ProbeOptions.options()}
-VARIABLES = tuple(name for option in ProbeOptions.options() for name in option.env)
 
 
 class Help(Exception):
     """``-h``/``--help``: print the usage and exit 0."""
 
 
-def given_on_command_line(args: "Sequence[str]", positional_port: bool) -> dict[str, str | Raw]:
+def given_on_command_line(args: Sequence[str], positional_port: bool) -> dict[str, str | Raw]:
     """Option texts by option name, as typed."""
     given: dict[str, str | Raw] = {}
     rest = list(args)
@@ -54,18 +51,7 @@ def given_on_command_line(args: "Sequence[str]", positional_port: bool) -> dict[
     return given
 
 
-def probe_environ() -> dict[str, str]:
-    """The probe options' variables, decoded as ``os.environ`` decodes them."""
-    encoding, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
-    found = {}
-    for name in VARIABLES:
-        value = posix.environ.get(name.encode(encoding, errors))
-        if value is not None:
-            found[name] = value.decode(encoding, errors)
-    return found
-
-
-def parse(args: "Sequence[str]", environ: "Mapping[str, str]", positional_port: bool = False) -> ProbeOptions:
+def parse(args: Sequence[str], environ: Mapping[str, str], positional_port: bool = False) -> ProbeOptions:
     """The options from the command line, the environment and the defaults."""
     return ProbeOptions.resolve(given_on_command_line(args, positional_port), environ)
 
@@ -76,6 +62,9 @@ def emit(program: str, text: str, what: str) -> int:
         sys.stdout.write(text)
         sys.stdout.flush()
     except OSError as exc:
+        # As Python's documentation advises for a closed pipe: point stdout at /dev/null, or the
+        # interpreter's own flush at exit fails again and turns the exit code into 120.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.stderr.write(f"{program}: cannot write the {what}: {exc.strerror or exc}\n")
         return 1
     return 0
@@ -88,10 +77,10 @@ def _usage(program: str) -> int:
     )
 
 
-def _reach(program: str, args: "Sequence[str]", positional_port: bool) -> tuple[ProbeOptions, Endpoint] | int:
+def _reach(program: str, args: Sequence[str], positional_port: bool) -> tuple[ProbeOptions, Endpoint] | int:
     """The options and the endpoint they describe; else the exit code, once usage or its error is out."""
     try:
-        options = parse(args, probe_environ(), positional_port)
+        options = parse(args, os.environ, positional_port)
         return options, endpoint_for(options)
     except Help:
         return _usage(program)
@@ -102,9 +91,7 @@ def _reach(program: str, args: "Sequence[str]", positional_port: bool) -> tuple[
     return 2
 
 
-def run_probe(program: str, check: str, args: "Sequence[str]", positional_port: bool = False) -> int:
-    from zkboot.health.probes import CHECKS
-
+def run_probe(program: str, check: str, args: Sequence[str], positional_port: bool = False) -> int:
     reached = _reach(program, args, positional_port)
     if isinstance(reached, int):
         return reached
@@ -115,8 +102,8 @@ def run_probe(program: str, check: str, args: "Sequence[str]", positional_port: 
     return 0
 
 
-def run_metrics(program: str, args: "Sequence[str]", positional_port: bool = False) -> int:
-    from zkboot.health.metrics import RENDERERS
+def run_metrics(program: str, args: Sequence[str], positional_port: bool = False) -> int:
+    from zkboot.health.metrics import RENDERERS  # only metrics need its formats
 
     reached = _reach(program, args, positional_port)
     if isinstance(reached, int):
@@ -130,7 +117,7 @@ def run_metrics(program: str, args: "Sequence[str]", positional_port: bool = Fal
     return emit(program, RENDERERS[options.format](mntr), "metrics")
 
 
-def zkboot_light(args: "Sequence[str]") -> int | None:
+def probe_or_metrics(args: Sequence[str]) -> int | None:
     """``zkboot probe ...`` and ``zkboot metrics ...``; None for every other command."""
     if args[:1] == ["probe"]:
         if len(args) < 2 or args[1] not in ("live", "ready"):
@@ -144,33 +131,17 @@ def zkboot_light(args: "Sequence[str]") -> int | None:
     return None
 
 
-def finish(code: int) -> "NoReturn":
-    """Flush the output and end the process with ``code``, skipping the interpreter's teardown.
-
-    The teardown frees every module and object one by one, a fifth of a bare interpreter's CPU,
-    just before the kernel reclaims the whole process anyway; a probe has no atexit handler and
-    no open file left.  Output that cannot be flushed (a closed pipe) turns a 0 into 120, as the
-    interpreter's own exit does.
-    """
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except OSError:
-            code = code or 120
-    posix._exit(code)
-
-
 def zookeeper_ready() -> None:
-    finish(run_probe("zookeeper-ready", "live", sys.argv[1:], positional_port=True))
+    sys.exit(run_probe("zookeeper-ready", "live", sys.argv[1:], positional_port=True))
 
 
 def zk_ok() -> None:
-    finish(run_probe("zkOk.sh", "live", sys.argv[1:]))
+    sys.exit(run_probe("zkOk.sh", "live", sys.argv[1:]))
 
 
 def zookeeper_metrics() -> None:
-    finish(run_metrics("zookeeper-metrics", sys.argv[1:], positional_port=True))
+    sys.exit(run_metrics("zookeeper-metrics", sys.argv[1:], positional_port=True))
 
 
 def zk_metrics() -> None:
-    finish(run_metrics("zkMetrics.sh", sys.argv[1:]))
+    sys.exit(run_metrics("zkMetrics.sh", sys.argv[1:]))

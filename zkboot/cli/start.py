@@ -1,20 +1,24 @@
-"""The old script names, ``start-zookeeper`` and ``zkGenConfig.sh``: parsing only, then the pipeline.
+"""The start commands' front end: ``start-zookeeper``, ``zkGenConfig.sh`` and ``zkboot start``.
 
-``start-zookeeper`` took ``--name=value`` options (getopt long options, so ``--name value``
-worked too) and ``-h``.  These shims accept exactly that, with the old underscore spelling and
-zkboot's kebab-case spelling of every setting, and nothing positional.
+The old ``start-zookeeper`` took ``--name=value`` options (getopt long options, so ``--name value``
+worked too) and ``-h``.  All three accept exactly that, with the old underscore spelling and
+zkboot's kebab-case spelling of every setting, and nothing positional; then they run the start
+pipeline (zkboot.start.pipeline).  ``zkboot start`` is parsed here rather than by typer: it is
+every pod's entrypoint, and typer with what it imports would delay every pod's start.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from zkboot.cli.run import guarded, log_format, typed_log_format
+from zkboot.cli.outcome import guarded, log_format, typed_log_format
 from zkboot.errors import UsageError
 from zkboot.options import Option, describe
-from zkboot.start.settings import Settings
+from zkboot.settings.schema import Settings
+from zkboot.start import pipeline
 
 FLAG_TO_OPTION = {flag: option for option in Settings.options() for flag in option.flags}
 
@@ -33,8 +37,6 @@ def parse(args: Sequence[str]) -> dict[str, str | list[str]] | None:
         name, has_value, value = arg.partition("=")
         option = FLAG_TO_OPTION.get(name)
         if option is None:
-            import difflib  # only for a typo: every pod's start would pay its import
-
             close = difflib.get_close_matches(name, list(FLAG_TO_OPTION), n=1)
             hint = f"; did you mean {close[0]}?" if close else "; see -h"
             raise UsageError(f"unknown option {name}{hint}")
@@ -68,8 +70,6 @@ def _usage(program: str, summary: str) -> str:
 def _run(
     program: str, summary: str, argv: Sequence[str] | None, generate_only: bool, *, legacy_spelling: bool = True
 ) -> int:
-    from zkboot.start import pipeline
-
     environ: Mapping[str, str] = os.environ
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -115,10 +115,8 @@ def zk_gen_config(argv: Sequence[str] | None = None) -> int:
 
 
 def zkboot_start(argv: Sequence[str]) -> int:
-    """``zkboot start`` without ``--help``, parsed here rather than by typer: it is every pod's
-    entrypoint, and typer with what it imports would cost each start about 0.3 s before its first
-    line.  The same settings, spellings and errors as the typer command (``zkboot start --help``
-    is still typer's)."""
+    """``zkboot start`` without ``--help``: the same settings, spellings and errors as the typer
+    command (``zkboot start --help`` is typer's)."""
     return _run("zkboot", "", argv, generate_only=False, legacy_spelling=False)
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import DEBIAN_INSTALLATION, DEBIAN_ZKSERVER, executable, stub_home
+from zkboot import installation as install
 from zkboot.errors import EnvironmentProblem
-from zkboot.start import install
 
 UPSTREAM_ZKENV = """\
 #!/usr/bin/env bash
@@ -69,7 +69,7 @@ def test_upstream_38_logback(tmp_path: Path) -> None:
         ["logback-classic-1.2.10.jar", "logback-core-1.2.10.jar", "slf4j-api-1.7.30.jar", "zookeeper-3.8.4.jar",
          "zookeeper-jute-3.8.4.jar"],
     )  # fmt: skip
-    found = install.inspect(home / "bin" / "zkServer.sh")
+    found = install.examine(home / "bin" / "zkServer.sh")
     assert found.layout == "upstream"
     assert found.log_backend == "logback"
     assert found.version == "3.8.4"
@@ -83,13 +83,13 @@ def test_upstream_36_log4j(tmp_path: Path) -> None:
         tmp_path / "zk",
         ["log4j-1.2.17.jar", "slf4j-api-1.7.25.jar", "slf4j-log4j12-1.7.25.jar", "zookeeper-3.6.4.jar"],
     )
-    found = install.inspect(home / "bin" / "zkServer.sh")
+    found = install.examine(home / "bin" / "zkServer.sh")
     assert (found.layout, found.log_backend, found.version) == ("upstream", "log4j", "3.6.4")
 
 
 def test_upstream_reload4j_binding(tmp_path: Path) -> None:
     home = upstream(tmp_path / "zk", ["reload4j-1.2.22.jar", "slf4j-reload4j-1.7.36.jar", "zookeeper-3.7.2.jar"])
-    found = install.inspect(home / "bin" / "zkServer.sh")
+    found = install.examine(home / "bin" / "zkServer.sh")
     assert (found.log_backend, found.version) == ("log4j", "3.7.2")
 
 
@@ -105,7 +105,7 @@ def test_upstream_reload4j_binding(tmp_path: Path) -> None:
 def test_upstream_backend_from_version(tmp_path: Path, jars: list[str], backend: str, version: str | None) -> None:
     """No binding jar to tell: the version decides (3.8+ ships logback)."""
     home = upstream(tmp_path / "zk", jars)
-    found = install.inspect(home / "bin" / "zkServer.sh")
+    found = install.examine(home / "bin" / "zkServer.sh")
     assert (found.layout, found.log_backend, found.version) == ("upstream", backend, version)
 
 
@@ -113,7 +113,7 @@ def test_upstream_34_jar_at_top_level(tmp_path: Path) -> None:
     """3.4 tarballs keep zookeeper-3.4.x.jar next to bin/, not in lib/."""
     home = upstream(tmp_path / "zk", ["slf4j-log4j12-1.7.25.jar"])
     (home / "zookeeper-3.4.14.jar").write_bytes(b"PK")
-    found = install.inspect(home / "bin" / "zkServer.sh")
+    found = install.examine(home / "bin" / "zkServer.sh")
     assert (found.log_backend, found.version) == ("log4j", "3.4.14")
 
 
@@ -127,7 +127,7 @@ def test_fixed_layout(tmp_path: Path) -> None:
     # Debian's zookeeper.jar is a link to the versioned jar.
     (java / "zookeeper.jar").unlink()
     (java / "zookeeper.jar").symlink_to("zookeeper-3.7.1.jar")
-    found = install.inspect(bin_dir / "zkServer.sh")
+    found = install.examine(bin_dir / "zkServer.sh")
     assert found.layout == "fixed"
     assert found.log_backend == "log4j"
     assert found.version == "3.7.1"  # the jar on the classpath, not another one lying around
@@ -140,7 +140,7 @@ def test_fixed_layout_with_logback_on_classpath(tmp_path: Path) -> None:
     bin_dir = fixed(
         tmp_path / "deb", ["zookeeper-3.8.1.jar", "logback-classic-1.2.11.jar", "logback-core-1.2.11.jar"]
     ).joinpath("bin")
-    found = install.inspect(bin_dir / "zkServer.sh")
+    found = install.examine(bin_dir / "zkServer.sh")
     assert (found.layout, found.log_backend, found.version) == ("fixed", "logback", "3.8.1")
     assert [Path(p).name for p in found.classpath] == [
         "zookeeper-3.8.1.jar",
@@ -153,7 +153,7 @@ def test_indented_zoocfgdir_is_not_fixed(tmp_path: Path) -> None:
     """Only an assignment at column 0 (outside any if) makes the layout fixed."""
     home = upstream(tmp_path / "zk", ["zookeeper-3.8.4.jar"])
     assert "\n    ZOOCFGDIR=" in (home / "bin" / "zkEnv.sh").read_text()
-    assert install.inspect(home / "bin" / "zkServer.sh").layout == "upstream"
+    assert install.examine(home / "bin" / "zkServer.sh").layout == "upstream"
 
 
 def test_libexec_zkenv(tmp_path: Path) -> None:
@@ -166,7 +166,7 @@ def test_libexec_zkenv(tmp_path: Path) -> None:
     )
     (tmp_path / "j").mkdir()
     (tmp_path / "j" / "logback-classic.jar").write_bytes(b"PK")
-    found = install.inspect(root / "bin" / "zkServer.sh")
+    found = install.examine(root / "bin" / "zkServer.sh")
     assert (found.layout, found.log_backend) == ("fixed", "logback")
 
 

@@ -14,6 +14,9 @@ The layout is "fixed" when zkEnv.sh assigns ``ZOOCFGDIR`` at the start of a line
 ``if``.  The log backend is what the classpath holds: logback-classic means logback (upstream
 3.8+), an slf4j-log4j12/reload4j binding means log4j 1.x (3.4 to 3.7); Debian's classpath has no
 binding at all, so zkboot adds Debian's ``slf4j-log4j12`` and ``log4j-1.2`` jars.
+
+What a release can do is decided here alone: ``SINCE`` names the first release of each feature
+zkboot relies on, and ``Installation.supports`` answers from it.
 """
 
 from __future__ import annotations
@@ -21,10 +24,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from zkboot.errors import EnvironmentProblem
-from zkboot.record import Record
 
 SEARCH_DIRS = ("/opt/zookeeper/bin", "/usr/share/zookeeper/bin")
 VERSION_JAR = re.compile(r"^zookeeper-([0-9]+\.[0-9]+\.[0-9]+)\.jar$")
@@ -32,24 +35,43 @@ LOGBACK_JAR = re.compile(r"^logback-classic.*\.jar$")
 MISSING_FROM_MANIFEST = ("servlet-api.jar", "netty-codec.jar")
 LOG4J_BINDING_JAR = re.compile(r"^slf4j-(log4j12|reload4j)(-[0-9.]+)?\.jar$")
 
+# The first release of each feature zkboot relies on.
+SINCE = {
+    "quorum_sasl": "3.4.10",  # quorum.auth.*
+    "membership_config": "3.5.0",  # /zookeeper/config: a serving member tells its membership
+    "dynamic_reconfig": "3.5.3",
+    "pem_stores": "3.5.5",  # PEM key and trust stores, sslQuorum and portUnification
+    "require_client_sasl": "3.6.0",  # sessionRequireClientSASLAuth
+    "logback": "3.8.0",  # upstream's tarball logs through logback, no longer log4j 1.x
+    "fips_mode": "3.9.0",  # zookeeper.fips-mode, on by default
+}
 
-class Installation(Record):
-    __slots__ = ("classpath", "layout", "log_backend", "version", "zkserver")
+
+def older(version: str, than: str) -> bool:
+    """``3.4.14`` is older than ``3.5.3``; both as the jar names them."""
+    return tuple(int(x) for x in version.split(".")) < tuple(int(x) for x in than.split("."))
+
+
+def release_has(version: str | None, feature: str) -> bool:
+    """Whether ZooKeeper ``version`` has ``feature`` (a key of SINCE); an unknown version is taken to."""
+    return version is None or not older(version, SINCE[feature])
+
+
+@dataclass(frozen=True, slots=True)
+class Installation:
     zkserver: Path  # bin/zkServer.sh
     layout: str  # "upstream" or "fixed"
     version: str | None  # "3.8.0", when a versioned jar tells
     log_backend: str  # "log4j" or "logback"
     classpath: tuple[str, ...]  # fixed layout: the jars zkboot puts after its conf dir
 
-    def __init__(
-        self, zkserver: Path, layout: str, version: str | None, log_backend: str, classpath: tuple[str, ...]
-    ) -> None:
-        self.zkserver, self.layout, self.version = zkserver, layout, version
-        self.log_backend, self.classpath = log_backend, classpath
-
     @property
     def bin_dir(self) -> Path:
         return self.zkserver.parent
+
+    def supports(self, feature: str) -> bool:
+        """Whether this ZooKeeper has ``feature`` (a key of SINCE); an unknown version is taken to."""
+        return release_has(self.version, feature)
 
 
 def candidates(home: str | None, environ: Mapping[str, str]) -> list[Path]:
@@ -66,7 +88,7 @@ def find(home: str | None, environ: Mapping[str, str], source: str = "--zookeepe
     looked = candidates(home, environ)
     for script in looked:
         if script.is_file() and os.access(script, os.X_OK):
-            return inspect(script.resolve())
+            return examine(script.resolve())
     if home:
         raise EnvironmentProblem(f"{source}={home}: no executable bin/zkServer.sh there")
     raise EnvironmentProblem(
@@ -75,7 +97,8 @@ def find(home: str | None, environ: Mapping[str, str], source: str = "--zookeepe
     )
 
 
-def inspect(zkserver: Path) -> Installation:
+def examine(zkserver: Path) -> Installation:
+    """What the installation of ``zkserver`` is: its layout, version, log backend and classpath."""
     bin_dir = zkserver.parent
     env_script = _read(bin_dir / "zkEnv.sh") or _read(bin_dir.parent / "libexec" / "zkEnv.sh")
     fixed = re.search(r"^ZOOCFGDIR=", env_script, re.MULTILINE) is not None
@@ -109,10 +132,7 @@ def inspect(zkserver: Path) -> Installation:
 
 
 def _backend_for_version(version: str | None) -> str:
-    if version is None:
-        return "logback"
-    major, minor = (int(part) for part in version.split(".")[:2])
-    return "logback" if (major, minor) >= (3, 8) else "log4j"
+    return "logback" if release_has(version, "logback") else "log4j"
 
 
 def _log4j_jars(jars: list[Path]) -> list[str]:
@@ -157,8 +177,3 @@ def _listdir(path: Path) -> list[str]:
         return sorted(os.listdir(path))
     except OSError:
         return []
-
-
-def older(version: str, than: str) -> bool:
-    """``3.4.14`` is older than ``3.5.3``; both as the jar names them."""
-    return tuple(int(x) for x in version.split(".")) < tuple(int(x) for x in than.split("."))

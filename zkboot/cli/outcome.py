@@ -1,4 +1,4 @@
-"""What every front end does around a command: errors as one line each, in the chosen format."""
+"""What every front end does around a command: its errors as one line each, in the chosen format, and its exit code."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from zkboot.errors import ZkbootError
 from zkboot.options import Invalid
 from zkboot.report import Reporter
-from zkboot.start.settings import Settings
+from zkboot.settings.schema import Settings
 
 
 def log_format(given: str | Sequence[str] | None, environ: Mapping[str, str]) -> str:

@@ -1,0 +1,1 @@
+"""The start settings: their values' parsers, their declarations, and resolving them as a whole."""
