@@ -27,7 +27,9 @@ The controller follows the real StatefulSet controller's rounds (pkg/controller/
   /etc/hosts from its pod's first creation until it is removed by a scale-down, ready or not,
   deleted and being recreated or not (a headless Service with ``publishNotReadyAddresses`` keeps
   terminating pods; a real cluster has a short gap, and a new address, between a pod's deletion
-  and its replacement, which podsim does not simulate).
+  and its replacement, which podsim does not simulate).  The name is written before its pod enters
+  ``pods`` and removed before it leaves: whoever reads ``pods``, even without the lock, never sees
+  a pod without its name, nor a pod gone for good with its name still there.
 - Secrets: one directory per Secret, its listed keys made when the run starts (or when ``update``
   brings a new one) and kept for the whole run; a Secret listing ``tls.crt`` and ``tls.key`` is a
   kubernetes.io/tls Secret signed by the run's CA (``tls_ca()``, podsim/pki.py), any other key a
@@ -236,11 +238,6 @@ class Simulation:
             self._terminate_later(ordinal)
             if ordered:
                 return
-        gone = [i for i in self.net.namespaces if i >= self.replicas and i not in self.pods]
-        for ordinal in gone:  # deleted while replicas still counted it, then scaled away
-            self.net.remove_pod(ordinal)
-        if gone:
-            self._write_hosts()
         if self.sts.update_strategy == "RollingUpdate":
             self._roll()
 
@@ -377,9 +374,9 @@ class Simulation:
         pod = Pod(
             sts, ordinal, namespace, pvcs, empty, self._env(sts), self.root, revision, self.notify, record, self.image
         )
+        self._write_hosts()  # the name before the pod, as it goes after it (see _terminate)
         self.pods[ordinal] = pod
         record("created")
-        self._write_hosts()
         pod.start()
 
     def _terminate_later(self, ordinal: int) -> None:
@@ -396,19 +393,35 @@ class Simulation:
         with self.lock:
             if self.closed:
                 return  # close() removes the rest
-            del self.pods[ordinal]
-            self.past_restarts[ordinal] = self.past_restarts.get(ordinal, 0) + pod.restarts
-            self._record(ordinal, pod.revision, "gone")
+            # The pod leaves ``pods`` last: readers that skip the lock (tests' predicates, rows())
+            # must not see it gone while its name, namespace or PVC is still there.
+            if ordinal >= self.replicas:  # gone for good: its name goes too
+                self._remove_names([ordinal])
             if with_pvc:
                 for claim in self.sts.claims:
                     shutil.rmtree(self.pvc_dir(ordinal, claim), ignore_errors=True)
             if pvc_of is not None:
                 self.overrides[ordinal] = pvc_of
-            if ordinal >= self.replicas:  # gone for good: its name goes too
-                self.net.remove_pod(ordinal)
-                self._write_hosts()
+            self.past_restarts[ordinal] = self.past_restarts.get(ordinal, 0) + pod.restarts
+            del self.pods[ordinal]
+            self._record(ordinal, pod.revision, "gone")
             self.terminating.discard(ordinal)
             self.changed.notify_all()
+
+    def _remove_names(self, ordinals: list[int]) -> None:
+        """Pods ``ordinals``' namespaces and their names in every /etc/hosts, under the lock."""
+        for ordinal in ordinals:
+            self.net.remove_pod(ordinal)
+        if ordinals:
+            self._write_hosts()
+
+    def _set_replicas(self, replicas: int) -> None:
+        """spec.replicas, under the lock.  A name beyond it whose pod is already gone (deleted while
+        still counted) goes now, in the caller's step: the controller may not get to it for long
+        (OrderedReady stops its round at a pod that is not Ready), and only scale() and update()
+        lower replicas, so no name outlives both its pod and its ordinal at any release of the lock."""
+        self.replicas = replicas
+        self._remove_names([i for i in self.net.namespaces if i >= replicas and i not in self.pods])
 
     def _write_hosts(self) -> None:
         domain = self.sts.domain
@@ -443,7 +456,7 @@ class Simulation:
     def scale(self, replicas: int) -> None:
         """``kubectl scale``: spec.replicas only; the template and its revision stay."""
         with self.lock:
-            self.replicas = replicas
+            self._set_replicas(replicas)
             self.changed.notify_all()
 
     def update(self, sts: StatefulSet) -> int:
@@ -463,7 +476,7 @@ class Simulation:
                 self.revisions.append(sts)
             self.revision = same[0] if same else len(self.revisions)
             self.sts = sts
-            self.replicas = sts.replicas
+            self._set_replicas(sts.replicas)
             self.changed.notify_all()
             return self.revision
 
