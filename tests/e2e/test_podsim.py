@@ -543,6 +543,41 @@ def test_dns_names_come_with_a_pod_stay_through_its_recreation_and_go_with_a_sca
         assert name(s, 1) in hosts and f"{s.sts.name}-2." not in hosts and f"{s.sts.name}-3." not in hosts, hosts
 
 
+def test_a_scaled_away_pod_leaves_pods_only_once_its_name_and_namespace_are_gone(
+    sim: Callable[..., Simulation],
+) -> None:
+    """What an observer reads without the lock (``pods``, as the tests' predicates do) never shows
+    a pod gone whose name is still in the others' /etc/hosts or whose namespace is still there."""
+    s = sim(tiny())
+    s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "3 pods Ready")
+    hosts = NETNS_ETC / s.net.namespace(0) / "hosts"
+    s.scale(2)
+    deadline = time.monotonic() + ROLL_TIMEOUT
+    while 2 in s.pods:  # no pause: the moment pod 2 leaves is the one to look at
+        assert time.monotonic() < deadline, f"pod 2 not removed in {ROLL_TIMEOUT:g}s\n{s.table()}"
+    seen = hosts.read_text()
+    assert f"{s.sts.name}-2." not in seen and name(s, 1) in seen, seen
+    assert s.net.namespace(2) not in netns_names()
+
+
+def test_a_deleted_pod_scaled_away_before_its_recreation_loses_its_name_with_the_scale(
+    sim: Callable[..., Simulation],
+) -> None:
+    """Pod 2 deleted and kept from its recreation (OrderedReady, pod 0 down): its name stays while
+    replicas counts it, and goes when ``scale()`` returns, not once the controller gets going again."""
+    s = sim(tiny(policy="OrderedReady"))
+    s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "3 pods Ready")
+    s.kill(0, hold=True)
+    s.delete(2)
+    assert 2 not in s.ordinals() and name(s, 2) in hosts_seen_by(s, 1)
+    s.scale(2)
+    assert f"{s.sts.name}-2." not in hosts_seen_by(s, 1)
+    assert s.net.namespace(2) not in netns_names()
+    s.restart(0)
+    s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "pods 0 and 1 Ready")
+    assert f"{s.sts.name}-2." not in hosts_seen_by(s, 1) and s.ordinals() == [0, 1]
+
+
 def test_delete_with_pvc_brings_the_pod_back_on_an_empty_one(sim: Callable[..., Simulation]) -> None:
     s = sim(tiny(replicas=2))
     s.wait(lambda: all_ready(s), ROLL_TIMEOUT, "2 pods Ready")
