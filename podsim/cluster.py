@@ -115,9 +115,6 @@ class Simulation:
         shutil.rmtree(self.root, ignore_errors=True)
         atexit.unregister(self.close)
 
-    def notify(self) -> None:
-        self.statefulset.notify()
-
     # -- Secrets and the client service ------------------------------------------------------------
 
     def secret_dir(self, name: str) -> Path:
@@ -242,55 +239,17 @@ class Simulation:
         return self.statefulset.replicas
 
     @property
-    def revisions(self) -> list[StatefulSet]:
-        """Revision n is revisions[n - 1]."""
-        return self.statefulset.revisions
-
-    @property
     def revision(self) -> int:
         """The update revision: what pods are rolled to."""
         return self.statefulset.revision
-
-    @property
-    def current_revision(self) -> int:
-        """The revision of the last completed rollout."""
-        return self.statefulset.current_revision
 
     @property
     def pods(self) -> dict[int, Pod]:
         return self.statefulset.pods
 
     @property
-    def lock(self) -> threading.RLock:
-        return self.statefulset.lock
-
-    @property
-    def stopping(self) -> threading.Event:
-        return self.statefulset.stopping
-
-    @property
-    def changed(self) -> threading.Condition:
-        return self.statefulset.changed
-
-    @property
     def closed(self) -> bool:
         return self.statefulset.closed
-
-    @property
-    def overrides(self) -> dict[int, int]:
-        return self.statefulset.overrides
-
-    @property
-    def terminating(self) -> set[int]:
-        return self.statefulset.terminating
-
-    @property
-    def terminators(self) -> list[threading.Thread]:
-        return self.statefulset.terminators
-
-    @property
-    def past_restarts(self) -> dict[int, int]:
-        return self.statefulset.past_restarts
 
     @property
     def client_port(self) -> int:
@@ -303,15 +262,3 @@ class Simulation:
     @property
     def client_sasl(self) -> dict[str, str] | None:
         return self.clients.sasl
-
-    @property
-    def events(self) -> list[PodEvent]:
-        return self.pod_history.events
-
-    @property
-    def ca(self) -> tuple[Path, Path] | None:
-        return self.secrets.ca
-
-    @property
-    def tls_leaves(self) -> dict[str, tuple[Path, Path]]:
-        return self.secrets.tls_leaves

@@ -3,7 +3,7 @@ made when the run starts (or when ``update`` brings a new one) and kept for the 
 
 A Secret listing ``tls.crt`` and ``tls.key`` is a kubernetes.io/tls Secret as cert-manager's CA
 issuer makes it, signed by the run's CA (``tls_ca()``, podsim/pki.py); any other key is a random
-value, as the README's ``kubectl create secret`` line makes it.
+value, as docs/kubernetes.md's ``kubectl create secret`` line makes it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The README's main job: what a pod would get, then a real ZooKeeper booted by start-zookeeper.
+"""``./dev standalone``: what a pod would get, then a real ZooKeeper booted by start-zookeeper.
 
 Runs until Ctrl-C, then stops the server (by its PID) and removes its temporary directory.
 """

@@ -1,10 +1,10 @@
 """The Helm chart under manifests/helm/zookeeper, rendered with the pinned helm binaries.
 
 ``template(case, helm)`` runs ``helm template myzk <chart>`` with one of ``CASES``' values: the
-chart's defaults, seed 004's ``--set`` line, a values file from each chart users come from
-(tests/fixtures/helm/), and the chart's own TLS, SASL and NetworkPolicy values.  ``helm`` is
-``helm`` (4.x) or ``helm3`` (3.x), both put on PATH by ``./dev`` (scripts/tools.py).  Used by
-tests/test_helm.py and tests/e2e/test_helm.py.
+chart's defaults, an old chart's ``--set resources.requests.memory=200Mi,servers=2`` line, a values
+file from each chart users come from (tests/fixtures/helm/), and the chart's own TLS, SASL and
+NetworkPolicy values.  ``helm`` is ``helm`` (4.x) or ``helm3`` (3.x), both put on PATH by ``./dev``
+(scripts/tools.py).  Used by tests/test_helm.py and tests/e2e/test_helm.py.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ FIXTURES = ROOT / "tests" / "fixtures" / "helm"
 RELEASE = "myzk"
 HELMS = ("helm", "helm3")  # helm 4.1 and helm 3.17, pinned by scripts/tools.py
 
-# Seed 004's install line: helm install --set resources.requests.memory=200Mi,servers=2 --name myzk
-SEED_004 = ("--set", "resources.requests.memory=200Mi,servers=2")
+# An old chart's install line: helm install --set resources.requests.memory=200Mi,servers=2 --name myzk
+TWO_SERVERS = ("--set", "resources.requests.memory=200Mi,servers=2")
 SECURE = (
     "--set", "tls.client.enabled=true,tls.client.existingSecret=zk-tls,tls.quorum.enabled=true",
     "--set", "sasl.quorum.enabled=true,sasl.quorum.existingSecret=zk-quorum-sasl",
@@ -34,7 +34,7 @@ SECURE = (
 )  # fmt: skip
 CASES: dict[str, tuple[str, ...]] = {
     "defaults": (),
-    "seed-004": SEED_004,
+    "two-servers": TWO_SERVERS,
     "incubator-0.x": ("-f", str(FIXTURES / "incubator-0.x-values.yaml")),
     "incubator-2.x": ("-f", str(FIXTURES / "incubator-2.x-values.yaml")),
     "bitnami": ("-f", str(FIXTURES / "bitnami-values.yaml")),

@@ -48,8 +48,10 @@ DEBIAN_INSTALLATION = Installation(
 DOMAIN = "zk-hs.default.svc.cluster.local"
 
 
-def contract_pairs(statefulset: str) -> list[tuple[str, str]]:
-    """CONTRACT section 4: the zoo.cfg pairs seed 000's flags give pod <statefulset>-0, in order."""
+def old_start_pairs(statefulset: str) -> list[tuple[str, str]]:
+    """The zoo.cfg pairs the kubernetes-zookeeper StatefulSet's ``start-zookeeper`` flags give pod
+    <statefulset>-0, in order: the old script's keys, with ``autopurge.purgeInterval`` spelled right and
+    no space in ``minSessionTimeout=4000``."""
     return [
         ("clientPort", "2181"),
         ("dataDir", "/var/lib/zookeeper/data"),

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helm import CASES, CHART, HELMS, RELEASE, SEED_004, Obj, objects, run, template, template_text
+from tests.helm import CASES, CHART, HELMS, RELEASE, TWO_SERVERS, Obj, objects, run, template, template_text
 from tests.test_manifests import (
     VERSIONS,
     ZKBOOT_VARIABLES,
@@ -199,15 +199,16 @@ def test_defaults_are_the_base_manifests() -> None:
 # --- the values users bring ------------------------------------------------------------------------
 
 
-def test_seed_004_two_servers_and_a_warning() -> None:
-    """Seed 004's line: two members, the memory request it gives; NOTES warns that two tolerate no
+def test_two_servers_and_a_warning() -> None:
+    """A Helm install with ``--set resources.requests.memory=200Mi,servers=2``:
+    two members, the memory request it gives; NOTES warns that two tolerate no
     failure, and tells to scale with the key the user used (servers).  (NOTES with helm 4 only:
     helm 3's client-only install still dials a cluster.)"""
-    sts = only(template("seed-004"), "StatefulSet")
+    sts = only(template("two-servers"), "StatefulSet")
     ctr = container(sts)
     assert sts["spec"]["replicas"] == 2 and container_env(ctr)["ZK_REPLICAS"] == "2"
     assert ctr["resources"]["requests"]["memory"] == "200Mi"
-    done = run("helm", "install", "--dry-run=client", RELEASE, str(CHART), *SEED_004)
+    done = run("helm", "install", "--dry-run=client", RELEASE, str(CHART), *TWO_SERVERS)
     assert done.returncode == 0, done.stderr
     notes = done.stdout.split("NOTES:", 1)[1]
     assert notes.count("WARNING: 2 members tolerate no failure") == 1
@@ -217,7 +218,7 @@ def test_seed_004_two_servers_and_a_warning() -> None:
 
 
 def test_incubator_0x_values_take_effect() -> None:
-    """Every parameter of seed 001's table lands where it means something."""
+    """Every parameter of the incubator chart's (0.x-1.x) table lands where it means something."""
     objs = template("incubator-0.x")
     sts = only(objs, "StatefulSet")
     ctr, pod = container(sts), pod_spec(sts)

@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
-# CONTRACT.md section 1: the names on PATH.
-CONTRACT_NAMES = (
+# The names on PATH: zkboot's, and the old images' scripts it stands in for.
+NAMES_ON_PATH = (
     "zkboot",
     "start-zookeeper",
     "zookeeper-ready",
@@ -665,12 +665,12 @@ def test_wheel_holds_the_package_data_and_every_script(installed: Installed) -> 
     assert {n.split("/")[0] for n in names} == {"zkboot", f"zkboot-{version}.dist-info", f"zkboot-{version}.data"}
     scripts = {n.rsplit("/", 1)[1] for n in names if n.startswith(f"zkboot-{version}.data/scripts/")}
     console = set(re.findall(r"^(\S+)\s*=", entry_points.partition("[console_scripts]")[2], re.MULTILINE))
-    assert scripts | console == set(CONTRACT_NAMES), (sorted(scripts), sorted(console))
+    assert scripts | console == set(NAMES_ON_PATH), (sorted(scripts), sorted(console))
 
 
 def test_installed_commands_are_executables_of_the_fresh_venv(installed: Installed) -> None:
     python = str(installed.venv / "bin" / "python")
-    for name in CONTRACT_NAMES:
+    for name in NAMES_ON_PATH:
         path = installed.venv / "bin" / name
         assert path.is_file() and os.access(path, os.X_OK), f"{name} is not an installed executable"
         assert path.read_text().splitlines()[0] == f"#!{python}", f"{name}: {path.read_text().splitlines()[0]}"

@@ -20,7 +20,7 @@ import pytest
 from kazoo.client import KazooClient
 
 from tests.helpers import BuiltImage, free_port, wait_until
-from tests.test_image import CONTRACT_NAMES
+from tests.test_image import NAMES_ON_PATH
 
 pytestmark = pytest.mark.image
 
@@ -101,7 +101,7 @@ def test_the_server_serves_a_client(server: Container) -> None:
 
 
 def test_every_contract_command_is_on_path(server: Container) -> None:
-    for name in CONTRACT_NAMES:
+    for name in NAMES_ON_PATH:
         found = server.exec("sh", "-c", f'command -v "{name}"')
         assert found.returncode == 0 and found.stdout.strip().startswith("/"), f"{name}: not on PATH in the image"
 

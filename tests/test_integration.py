@@ -178,3 +178,25 @@ def test_the_jvm_keeps_no_failed_lookup_with_zkboots_flags(tmp_path: Path) -> No
     assert negative_ttl(f"-Djava.security.properties={conf}/java.security") == "0"
     assert negative_ttl() == "10"  # the JDK's own java.security
     assert negative_ttl("-Dsun.net.inetaddr.negative.ttl=1") == "10"  # the flag zkboot used to pass
+
+
+def test_a_log_template_of_the_users_own_is_what_the_server_logs_with(zk_launcher: Any, tmp_path: Path) -> None:
+    """``--log-template``: docs/settings.md's example template, rendered with zkboot's variables, is
+    the log configuration the real server reads: every console line of the server starts with the
+    template's JSON object (its myid, and a level no lower than the WARN it was given)."""
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "settings.md").read_text()
+    template = tmp_path / "log4j.properties.j2"
+    template.write_text(docs.split("```properties\n", 1)[1].split("```", 1)[0])
+    paths = ZkPaths(tmp_path)
+    started = zk_launcher(
+        [script("zkboot"), "start", *paths.flags(), "--log-level=WARN", f"--log-template={template}"], paths
+    )
+    wait_serving(started)
+    # "standalone mode" is logged at WARN during start-up.
+    wait_until(lambda: '"myid":1,' in started.text(), 20, what="a line in the template's layout")
+    lines = started.text().splitlines()
+    assert not [line for line in lines if "[myid:" in line], "a line in zkboot's own layout"
+    heads = [json.loads(line.split("} ", 1)[0] + "}") for line in lines if line.startswith('{"time":')]
+    assert heads and {tuple(head) for head in heads} == {("time", "myid", "level", "logger")}, heads[:3]
+    assert {head["myid"] for head in heads} == {1}
+    assert {head["level"] for head in heads} <= {"WARN", "ERROR", "FATAL"}, heads

@@ -26,7 +26,7 @@ import pytest
 import yaml
 from kubernetes_validate.utils import VersionNotSupportedError
 
-from tests.helpers import contract_pairs
+from tests.helpers import old_start_pairs
 from zkboot.cli import probe as light
 from zkboot.errors import UsageError
 from zkboot.options import ProbeOptions
@@ -147,7 +147,7 @@ def words(command: list[str], *, container: bool) -> list[str]:
     """The program and arguments a command runs, looking through ``sh -c "..."``.
 
     A container's ``sh -c`` must ``exec`` its program: otherwise sh stays PID 1 and SIGTERM never
-    reaches the JVM (CONTRACT section 7). Scripts with more than one command, expansions or
+    reaches the JVM. Scripts with more than one command, expansions or
     redirections are refused: their effect cannot be reproduced here.
     """
     assert command, "empty command"
@@ -569,9 +569,9 @@ def test_command_renders_every_member(name: str) -> None:
 
 
 def test_legacy_zoo_cfg_is_the_contracts() -> None:
-    """The legacy overlay's flags (seed 000's) give CONTRACT section 4's zoo.cfg, for StatefulSet zk."""
+    """The legacy overlay's flags (the old StatefulSet's) give the old script's zoo.cfg pairs, for StatefulSet zk."""
     cfg = check_member(only(render("legacy"), "StatefulSet"), 0)
-    assert list(cfg.items())[:14] == contract_pairs("zk")
+    assert list(cfg.items())[:14] == old_start_pairs("zk")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -769,7 +769,7 @@ def test_shell_forms_of_the_legacy_command() -> None:
     ctr = container(sts)
     line = shlex.join(ctr["command"])
     ctr["command"] = ["sh", "-c", f"exec {line}"]
-    check_statefulset(sts)  # the seeds' form, with exec, passes
+    check_statefulset(sts)  # the old manifests' form, with exec, passes
     ctr["command"] = ["sh", "-c", line]
     with pytest.raises(AssertionError, match="PID 1"):
         check_statefulset(sts)

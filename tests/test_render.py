@@ -1,4 +1,6 @@
-"""Golden tests of the rendered files (CONTRACT section 4), in process and through ``zkboot render``."""
+"""Golden tests of the rendered files, in process and through ``zkboot render``: the zoo.cfg pairs the old
+scripts' command lines give (the kubernetes-zookeeper StatefulSet's ``start-zookeeper`` flags, the k8szk
+chart's ``ZK_*`` variables), in their order, with the old typos fixed."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import DEBIAN_INSTALLATION as DEBIAN
-from tests.helpers import clean_env, contract_pairs, script
+from tests.helpers import clean_env, old_start_pairs, script
 from zkboot.cli import start as legacy
 from zkboot.identity import SystemNames, derive
 from zkboot.installation import Installation
@@ -24,17 +26,17 @@ from zkboot.start.launch import jvm_flags
 from zkboot.start.logconfig import backends as log_backends
 from zkboot.start.render import RenderedFile, render
 
-SEED_000_FLAGS = (
+OLD_START_FLAGS = (
     "--servers=3 --data_dir=/var/lib/zookeeper/data --data_log_dir=/var/lib/zookeeper/data/log "
     "--conf_dir=/opt/zookeeper/conf --client_port=2181 --election_port=3888 --server_port=2888 "
     "--tick_time=2000 --init_limit=10 --sync_limit=5 --heap=512M --max_client_cnxns=60 "
     "--snap_retain_count=3 --purge_interval=12 --max_session_timeout=40000 --min_session_timeout=4000 "
     "--log_level=INFO"
 )
-SEED_000_SYSTEM = SystemNames("zok-0", "zok-0.zk-hs.default.svc.cluster.local")
-SEED_000_PAIRS = contract_pairs("zok")
+OLD_START_POD = SystemNames("zok-0", "zok-0.zk-hs.default.svc.cluster.local")
+OLD_START_PAIRS = old_start_pairs("zok")
 
-SEED_004_ENV = {
+K8SZK_ENV = {
     "ZK_REPLICAS": "2",
     "ZK_HEAP_SIZE": "2G",
     "ZK_TICK_TIME": "2000",
@@ -48,8 +50,8 @@ SEED_004_ENV = {
     "ZK_SERVER_PORT": "2888",
     "ZK_ELECTION_PORT": "3888",
 }
-SEED_004_SYSTEM = SystemNames("myzk-zookeeper-0", "myzk-zookeeper-0.myzk-zookeeper-headless.default.svc.cluster.local")
-SEED_004_PAIRS = [
+K8SZK_POD = SystemNames("myzk-zookeeper-0", "myzk-zookeeper-0.myzk-zookeeper-headless.default.svc.cluster.local")
+K8SZK_PAIRS = [
     ("clientPort", "2181"),
     ("dataDir", "/var/lib/zookeeper/data"),
     ("dataLogDir", "/var/lib/zookeeper/log"),
@@ -117,16 +119,16 @@ def assert_well_formed(text: str) -> None:
 
 
 @pytest.mark.parametrize("installation", list(INSTALLATIONS), ids=list(INSTALLATIONS))
-def test_seed_000_zoo_cfg(installation: str) -> None:
-    settings = legacy_settings(SEED_000_FLAGS)
-    zoo = render_files(settings, SEED_000_SYSTEM, INSTALLATIONS[installation])["zoo.cfg"]
+def test_old_start_zoo_cfg(installation: str) -> None:
+    settings = legacy_settings(OLD_START_FLAGS)
+    zoo = render_files(settings, OLD_START_POD, INSTALLATIONS[installation])["zoo.cfg"]
     assert zoo.path == "/opt/zookeeper/conf/zoo.cfg"
     assert zoo.kind == "config"
     pairs = cfg_pairs(zoo.content)
-    assert pairs[: len(SEED_000_PAIRS)] == SEED_000_PAIRS
-    rest = pairs[len(SEED_000_PAIRS) :]
+    assert pairs[: len(OLD_START_PAIRS)] == OLD_START_PAIRS
+    rest = pairs[len(OLD_START_PAIRS) :]
     assert [key for key, _ in rest] == PRODUCT_KEYS
-    # Nothing in the seed's flags asks for more: the probes' three words, and the admin server off
+    # Nothing in the old flags asks for more: the probes' three words, and the admin server off
     # (an unauthenticated HTTP port is opt-in, --admin-server=on), on its default port.
     assert dict(rest) == {
         "4lw.commands.whitelist": "ruok,srvr,mntr",
@@ -136,29 +138,29 @@ def test_seed_000_zoo_cfg(installation: str) -> None:
     assert_well_formed(zoo.content)
 
 
-def test_seed_000_extra_keys_come_last() -> None:
-    settings = legacy_settings(SEED_000_FLAGS + " --set snapCount=10000 --set=jute.maxbuffer=4194304")
-    pairs = cfg_pairs(render_files(settings, SEED_000_SYSTEM)["zoo.cfg"].content)
-    assert pairs[: len(SEED_000_PAIRS)] == SEED_000_PAIRS
-    assert [key for key, _ in pairs[len(SEED_000_PAIRS) : -2]] == PRODUCT_KEYS
+def test_old_start_extra_keys_come_last() -> None:
+    settings = legacy_settings(OLD_START_FLAGS + " --set snapCount=10000 --set=jute.maxbuffer=4194304")
+    pairs = cfg_pairs(render_files(settings, OLD_START_POD)["zoo.cfg"].content)
+    assert pairs[: len(OLD_START_PAIRS)] == OLD_START_PAIRS
+    assert [key for key, _ in pairs[len(OLD_START_PAIRS) : -2]] == PRODUCT_KEYS
     assert pairs[-2:] == [("snapCount", "10000"), ("jute.maxbuffer", "4194304")]
 
 
-def test_seed_000_whitelist_and_admin_from_settings() -> None:
-    settings = legacy_settings(SEED_000_FLAGS + " --4lw-whitelist=stat,conf --admin-server=on --admin-port=9090")
-    pairs = dict(cfg_pairs(render_files(settings, SEED_000_SYSTEM)["zoo.cfg"].content))
+def test_old_start_whitelist_and_admin_from_settings() -> None:
+    settings = legacy_settings(OLD_START_FLAGS + " --4lw-whitelist=stat,conf --admin-server=on --admin-port=9090")
+    pairs = dict(cfg_pairs(render_files(settings, OLD_START_POD)["zoo.cfg"].content))
     assert pairs["4lw.commands.whitelist"] == "ruok,srvr,mntr,stat,conf"
     assert pairs["admin.enableServer"] == "true"
     assert pairs["admin.serverPort"] == "9090"
 
 
-def test_seed_004_zoo_cfg() -> None:
-    settings = resolve({}, SEED_004_ENV)
-    files = render_files(settings, SEED_004_SYSTEM)
+def test_k8szk_zoo_cfg() -> None:
+    settings = resolve({}, K8SZK_ENV)
+    files = render_files(settings, K8SZK_POD)
     zoo = files["zoo.cfg"].content
     pairs = cfg_pairs(zoo)
-    assert pairs[: len(SEED_004_PAIRS)] == SEED_004_PAIRS
-    assert [key for key, _ in pairs[len(SEED_004_PAIRS) :]] == PRODUCT_KEYS
+    assert pairs[: len(K8SZK_PAIRS)] == K8SZK_PAIRS
+    assert [key for key, _ in pairs[len(K8SZK_PAIRS) :]] == PRODUCT_KEYS
     assert_well_formed(zoo)
     assert "= " not in zoo and " =" not in zoo
     assert "autopurge.purgeInterval=1\n" in zoo
@@ -168,8 +170,8 @@ def test_seed_004_zoo_cfg() -> None:
 
 
 def test_zoo_cfg_comment_names_the_pod() -> None:
-    settings = resolve({}, SEED_004_ENV)
-    zoo = render_files(settings, SEED_004_SYSTEM)["zoo.cfg"].content
+    settings = resolve({}, K8SZK_ENV)
+    zoo = render_files(settings, K8SZK_POD)["zoo.cfg"].content
     comments = [line for line in zoo.splitlines() if line.startswith("#")]
     assert any("myzk-zookeeper-0.myzk-zookeeper-headless.default.svc.cluster.local" in c for c in comments)
 
@@ -177,8 +179,8 @@ def test_zoo_cfg_comment_names_the_pod() -> None:
 @pytest.mark.parametrize("heap", ["512M", "2G", "1536m"])
 @pytest.mark.parametrize("installation", list(INSTALLATIONS), ids=list(INSTALLATIONS))
 def test_java_env_has_one_heap_pair(heap: str, installation: str) -> None:
-    settings = legacy_settings(SEED_000_FLAGS + f" --heap={heap}")
-    java_env = render_files(settings, SEED_000_SYSTEM, INSTALLATIONS[installation])["java.env"].content
+    settings = legacy_settings(OLD_START_FLAGS + f" --heap={heap}")
+    java_env = render_files(settings, OLD_START_POD, INSTALLATIONS[installation])["java.env"].content
     tokens = java_env.replace('"', " ").split()
     assert [t for t in tokens if t.startswith("-Xmx")] == [f"-Xmx{heap}"]
     assert [t for t in tokens if t.startswith("-Xms")] == [f"-Xms{heap}"]
@@ -186,9 +188,9 @@ def test_java_env_has_one_heap_pair(heap: str, installation: str) -> None:
 
 
 def test_java_env_classpath_only_for_fixed_layout() -> None:
-    settings = legacy_settings(SEED_000_FLAGS)
-    debian = render_files(settings, SEED_000_SYSTEM, DEBIAN)["java.env"].content
-    upstream = render_files(settings, SEED_000_SYSTEM, UPSTREAM_38)["java.env"].content
+    settings = legacy_settings(OLD_START_FLAGS)
+    debian = render_files(settings, OLD_START_POD, DEBIAN)["java.env"].content
+    upstream = render_files(settings, OLD_START_POD, UPSTREAM_38)["java.env"].content
     assert "-cp /opt/zookeeper/conf:/usr/share/java/zookeeper.jar:" in debian
     assert "-cp" not in upstream
 
@@ -196,7 +198,7 @@ def test_java_env_classpath_only_for_fixed_layout() -> None:
 @pytest.mark.parametrize(
     ("flags", "environ", "system"),
     [
-        ("--servers=1", {}, SEED_000_SYSTEM),
+        ("--servers=1", {}, OLD_START_POD),
         ("", {}, SystemNames("zk-0", "zk-0")),
         ("--hostname=zk-0", {"ZK_DOMAIN": "zk-hs.default.svc.cluster.local"}, None),
     ],
@@ -207,15 +209,15 @@ def test_standalone_has_no_server_lines(flags: str, environ: dict[str, str], sys
     zoo = render_files(settings, system)["zoo.cfg"].content
     assert not [line for line in zoo.splitlines() if re.match(r"^server\.[0-9]+=", line)]
     keys = [key for key, _ in cfg_pairs(zoo)]
-    assert keys[:11] == [key for key, _ in SEED_000_PAIRS[:11]]
+    assert keys[:11] == [key for key, _ in OLD_START_PAIRS[:11]]
     assert keys[11:] == PRODUCT_KEYS
     assert_well_formed(zoo)
 
 
 @pytest.mark.parametrize("level", LOG_LEVELS)
 def test_log_configuration_carries_level(level: str) -> None:
-    settings = legacy_settings(SEED_000_FLAGS + f" --log_level={level.lower()}")
-    files = render_files(settings, SEED_000_SYSTEM, None)
+    settings = legacy_settings(OLD_START_FLAGS + f" --log_level={level.lower()}")
+    files = render_files(settings, OLD_START_POD, None)
     log4j = files["log4j.properties"]
     logback = files["logback.xml"]
     assert log4j.path == "/opt/zookeeper/conf/log4j.properties"
@@ -257,8 +259,8 @@ def test_log_backends_setting_then_installation_then_both(
 
 
 def test_render_file_order_and_kinds() -> None:
-    settings = legacy_settings(SEED_000_FLAGS)
-    files = rendered(settings, SEED_000_SYSTEM)
+    settings = legacy_settings(OLD_START_FLAGS)
+    files = rendered(settings, OLD_START_POD)
     assert [(Path(f.path).name, f.kind) for f in files] == [
         ("zoo.cfg", "config"),
         ("java.env", "config"),
@@ -278,7 +280,7 @@ def run_render(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     command = [
         script("zkboot"),
         "render",
-        *shlex.split(SEED_000_FLAGS),
+        *shlex.split(OLD_START_FLAGS),
         f"--conf_dir={conf}",
         f"--data_dir={data}",
         f"--data_log_dir={data}/log",
@@ -308,7 +310,7 @@ def test_cli_render_text_headers(tmp_path: Path) -> None:
         f"{data}/myid",
     ]
     zoo_text = result.stdout.split(f"==> {conf}/zoo.cfg <==\n", 1)[1].split("\n==> ", 1)[0]
-    expected = [*SEED_000_PAIRS[:2], ("dataLogDir", f"{data}/log"), *SEED_000_PAIRS[3:]]
+    expected = [*OLD_START_PAIRS[:2], ("dataLogDir", f"{data}/log"), *OLD_START_PAIRS[3:]]
     expected[1] = ("dataDir", str(data))
     assert cfg_pairs(zoo_text)[: len(expected)] == expected
     assert result.stdout.rstrip("\n").endswith(f"==> {data}/myid <==\n1")
@@ -327,7 +329,7 @@ def test_cli_render_json(tmp_path: Path) -> None:
         "ordinal": 0,
         "myid": 1,
         "domain": "zk-hs.default.svc.cluster.local",
-        "servers": [f"{key}={value}" for key, value in SEED_000_PAIRS[11:]],
+        "servers": [f"{key}={value}" for key, value in OLD_START_PAIRS[11:]],
     }
     assert document["zookeeper"] is None
     assert document["heap"]["size"] == "512M"
@@ -362,7 +364,8 @@ def test_cli_render_json(tmp_path: Path) -> None:
     ],
 )
 def test_an_even_ensemble_is_warned_about_once(servers: int, warning: str | None) -> None:
-    """Seed 004 installs two servers: they run, and zkboot says once that two tolerate no failure."""
+    """A Helm install with ``--set servers=2`` makes two servers: they run, and zkboot says once that two
+    tolerate no failure."""
     done = subprocess.run(
         [script("zkboot"), "render", f"--servers={servers}", "--hostname=zk-0.zk-hs.default.svc.cluster.local"],
         env=clean_env(),
@@ -382,10 +385,10 @@ def test_failed_dns_lookups_are_not_cached_by_the_jvm() -> None:
     """The JVM flags name a security properties file (one "=": over the JDK's java.security, not
     instead of it) that turns the cache of failed lookups off: a peer that appears in DNS after a
     member looked it up must be found at the next try (tests/test_integration.py runs a JVM)."""
-    settings = legacy_settings(SEED_000_FLAGS)
+    settings = legacy_settings(OLD_START_FLAGS)
     flags = jvm_flags(settings, "512M", None)
     assert "-Djava.security.properties=/opt/zookeeper/conf/java.security" in flags
     assert not [flag for flag in flags if "inetaddr" in flag]  # ignored once java.security sets the TTL
-    files = render_files(settings, SEED_000_SYSTEM, None)
+    files = render_files(settings, OLD_START_POD, None)
     lines = [line for line in files["java.security"].content.splitlines() if not line.startswith("#")]
     assert lines == ["networkaddress.cache.negative.ttl=0"]

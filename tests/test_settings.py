@@ -11,7 +11,7 @@ from zkboot.settings.resolve import resolve
 from zkboot.settings.schema import Settings
 from zkboot.start.render import whitelist
 
-# CONTRACT section 2: every old setting's default.
+# Every old setting's default, as start-zookeeper and zkGenConfig.sh had it.
 DEFAULTS: list[tuple[str, Any]] = [
     ("servers", 1),
     ("data_dir", "/var/lib/zookeeper/data"),

@@ -7,8 +7,9 @@ Run from the repository root with the project's interpreter:
 It times ``start-zookeeper`` (the old manifests' command) and ``zkboot start`` (manifests/base's
 and the Helm chart's): settings, identity, installation, rendering, atomic writes, exec, against a
 stub zkServer.sh that exits at once, and ``python -c pass`` with the same interpreter, each the
-median of 20 runs after a warm-up, interleaved.  Targets, for each: under 100 ms, and under 6x the
-bare interpreter.  Not a pytest module (no ``test_`` prefix): pytest does not collect it.
+median of 20 runs after a warm-up, interleaved.  Target: ``start-zookeeper`` under 150 ms (``zkboot
+start`` is shown beside it).  Exit status 0 when the target holds, 1 when it is missed.  Not a
+pytest module (no ``test_`` prefix): pytest does not collect it.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository r
 from tests.helpers import clean_env, script, stub_home
 
 RUNS = 20
-TARGET_MS = 100.0
-TARGET_RATIO = 6.0
+TARGET_MS = 150.0  # start-zookeeper, launch to the exec of zkServer.sh
 
 
 def time_runs(argv: list[str], env: dict[str, str], runs: int) -> list[float]:
@@ -70,14 +70,12 @@ def main() -> int:
     py = statistics.median(bare_times)
     print(f"interpreter: {sys.executable} (Python {sys.version.split()[0]})")
     print(f"{'python -c pass':18} median {py:5.1f} ms of {RUNS} (min {min(bare_times):.1f})")
-    met = True
     for name, values in times.items():
         median = statistics.median(values)
-        under_ms, under_ratio = median < TARGET_MS, median / py < TARGET_RATIO
-        met = met and under_ms and under_ratio
-        print(f"{name:18} median {median:5.1f} ms of {RUNS} (min {min(values):.1f}) -> exec zkServer.sh: "
-              f"{median / py:.2f}x; < {TARGET_MS:.0f} ms {'met' if under_ms else 'MISSED'}, "
-              f"< {TARGET_RATIO:.0f}x {'met' if under_ratio else 'MISSED'}")  # fmt: skip
+        print(f"{name:18} median {median:5.1f} ms of {RUNS} (min {min(values):.1f}) -> exec zkServer.sh, "
+              f"{median / py:.2f}x the bare interpreter")  # fmt: skip
+    met = statistics.median(times["start-zookeeper"]) < TARGET_MS
+    print(f"target: start-zookeeper to the exec of zkServer.sh under {TARGET_MS:.0f} ms: {'met' if met else 'MISSED'}")
     return 0 if met else 1
 
 

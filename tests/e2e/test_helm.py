@@ -1,4 +1,4 @@
-"""The Helm chart's StatefulSets booted in podsim: the defaults (3 members), seed 004's
+"""The Helm chart's StatefulSets booted in podsim: the defaults (3 members), an old chart's
 ``--set resources.requests.memory=200Mi,servers=2`` and, from the image, a Bitnami values file
 (uid 1001, the snapshots and the transaction log in one dir on the ``data`` claim); a write
 through one pod read through another, and the chart's `helm test` command run as its pod would
@@ -76,7 +76,7 @@ def boots_and_serves(s: Simulation, case: str, replicas: int) -> None:
         assert warned == (1 if replicas == 2 else 0), f"pod {ordinal} warned {warned} times"
 
 
-@pytest.mark.parametrize(("case", "replicas"), [("defaults", 3), ("seed-004", 2)])
+@pytest.mark.parametrize(("case", "replicas"), [("defaults", 3), ("two-servers", 2)])
 def test_chart_statefulset_boots_and_serves(sim: Callable[..., Simulation], case: str, replicas: int) -> None:
     boots_and_serves(sim(from_documents(template(case))), case, replicas)
 

@@ -2,7 +2,7 @@
 
 Dynamic membership (``ZK_MEMBERSHIP=dynamic``, as manifests/base has it): ``kubectl scale`` up is
 all it takes to grow; no existing member restarts.  The super user's password comes from the
-Secret the base mounts (podsim makes it with a random value, as the README's command does).
+Secret the base mounts (podsim makes it with a random value, as docs/kubernetes.md's command does).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ reads) connect on 2281 as a client holding that certificate (``Simulation.client
   another CA, or the right certificate and a wrong quorum SASL password) started while pod 2 is
   held down cannot join: the leader, the membership and the
   data stay as they were, the rogue never serves, and the real pod 2 rejoins afterwards.
-- Quorum TLS turned on in a serving ensemble by the README's three rolling restarts (port
+- Quorum TLS turned on in a serving ensemble by docs/tls-and-sasl.md's three rolling restarts (port
   unification on, quorum TLS on, port unification off) loses no write and never has two leaders.
 Every refusal is judged by what the servers did (sessions, modes, znodes), not by a log line.
 """
@@ -250,7 +250,7 @@ def test_the_overlay_is_the_one_booted() -> None:
 def test_quorum_tls_is_turned_on_by_three_rolling_restarts_without_losing_a_write(
     sim: Callable[..., Simulation],
 ) -> None:
-    """The README's steps, each a rolling update of the StatefulSet: port unification on, quorum TLS
+    """docs/tls-and-sasl.md's steps, each a rolling update of the StatefulSet: port unification on, quorum TLS
     on, port unification off; a writer and a leader watch run throughout (pods from this machine's
     files: the image's pods are booted by the tests above)."""
     secure = load(SECURE)

@@ -8,17 +8,21 @@ zkboot's stderr: a start prints one line per step, and an error is one line.
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zkboot.client.access import Access
 from zkboot.errors import Kind, NotAuthorized, SessionError
+
+if TYPE_CHECKING:
+    import logging
 
 CONFIG_NODE = "/zookeeper/config"  # ZooKeeper 3.5+: the membership as the member knows it
 
 
 def _quiet_logger() -> logging.Logger:
+    import logging  # with kazoo, when a session is opened
+
     logger = logging.getLogger("zkboot.kazoo")
     logger.propagate = False
     if not logger.handlers:

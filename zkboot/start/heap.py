@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 AUTO_FRACTION = 0.5
 AUTO_MIN_MIB = 64
 # cgroup v1 reports "no limit" as a huge page-aligned number.
@@ -72,6 +70,8 @@ def resolve(
     if limit is not None:
         total, where = limit
     else:
+        import psutil  # only a heap of auto without a cgroup limit reads the machine's memory
+
         total, where = psutil.virtual_memory().total, "total memory (no cgroup limit)"
     mib = max(AUTO_MIN_MIB, int(total * AUTO_FRACTION) >> 20)
     return Heap(f"{mib}M", f"auto: {int(AUTO_FRACTION * 100)}% of {total >> 20} MiB from {where}")
