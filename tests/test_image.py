@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 import zkboot
+from scripts import standins
 from tests.helpers import ZK_SETTINGS, free_port
 from zkboot.settings.schema import Settings
 
@@ -387,7 +388,7 @@ def test_zookeeper_is_downloaded_verified_and_extracted(dockerfile: Dockerfile) 
 def test_wheels_stage_copies_the_build_inputs_and_builds_all_wheels(dockerfile: Dockerfile) -> None:
     stage = dockerfile.stage("wheels")
     sources = wheels_stage_sources(dockerfile)
-    assert sorted(sources) == ["README.md", "bin", "pyproject.toml", "zkboot"]
+    assert sorted(sources) == ["README.md", "pyproject.toml", "zkboot"]
     for source in sources:
         assert (ROOT / source).exists(), source
     commands = [c for cmds in stage.commands() for c in cmds]
@@ -556,7 +557,7 @@ def tracked(*paths: str) -> list[str]:
 def test_dockerignore_keeps_the_build_inputs_and_drops_the_rest(dockerfile: Dockerfile) -> None:
     rules = ignore_patterns()
     keep = tracked(*wheels_stage_sources(dockerfile))
-    assert "zkboot/start/templates/java.env.j2" in keep and "bin/zkboot" in keep, keep
+    assert "zkboot/start/templates/java.env.j2" in keep and "zkboot/cli/entry.py" in keep, keep
     assert [p for p in keep if ignored(p, rules)] == [], "the wheels stage's inputs are excluded"
     drop = [
         ".git/HEAD",
@@ -614,8 +615,12 @@ def installed(dockerfile: Dockerfile, tmp_path_factory: pytest.TempPathFactory) 
 
     base_env = {k: v for k, v in os.environ.items() if not k.startswith((*ZK_SETTINGS, "PYTHON", "VIRTUAL_ENV"))}
     wheels = root / "wheels"
+    # The build backend from the stand-ins' wheels when ./dev setup made them (as root): the suite
+    # runs where no index can be reached.
+    offline = ["--no-index", "--find-links", str(standins.WHEELS)] if standins.WHEELS.is_dir() else []
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-cache-dir", "--no-deps", *offline]
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-cache-dir", "--no-deps", "--wheel-dir", str(wheels), "."],
+        [*pip_wheel, "--wheel-dir", str(wheels), "."],
         cwd=context,
         env=base_env,
         capture_output=True,
@@ -662,18 +667,15 @@ def test_wheel_holds_the_package_data_and_every_script(installed: Installed) -> 
     assert templates and templates <= names, sorted(templates - names)
     assert "zkboot/py.typed" in names
     version = zkboot.__version__
-    assert {n.split("/")[0] for n in names} == {"zkboot", f"zkboot-{version}.dist-info", f"zkboot-{version}.data"}
-    scripts = {n.rsplit("/", 1)[1] for n in names if n.startswith(f"zkboot-{version}.data/scripts/")}
+    assert {n.split("/")[0] for n in names} == {"zkboot", f"zkboot-{version}.dist-info"}
     console = set(re.findall(r"^(\S+)\s*=", entry_points.partition("[console_scripts]")[2], re.MULTILINE))
-    assert scripts | console == set(NAMES_ON_PATH), (sorted(scripts), sorted(console))
+    assert console == set(NAMES_ON_PATH), sorted(console)
 
 
 def test_installed_commands_are_executables_of_the_fresh_venv(installed: Installed) -> None:
-    python = str(installed.venv / "bin" / "python")
     for name in NAMES_ON_PATH:
         path = installed.venv / "bin" / name
         assert path.is_file() and os.access(path, os.X_OK), f"{name} is not an installed executable"
-        assert path.read_text().splitlines()[0] == f"#!{python}", f"{name}: {path.read_text().splitlines()[0]}"
     where = installed.run("python", "-c", "import zkboot; print(zkboot.__file__)")
     assert where.returncode == 0, where.stderr
     assert where.stdout.strip().startswith(str(installed.venv)), f"zkboot imported from {where.stdout}"

@@ -28,7 +28,7 @@ def peer_access(settings: Settings, account: Account | None = None) -> Access:
     return Access(settings.client_port, settings.plain_loopback, secure, sasl)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PeerSetup:
     """What ``status`` and ``shrink`` work from."""
 

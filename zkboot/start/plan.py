@@ -38,7 +38,7 @@ class Secrets:
     keystores: tuple[tuple[str, str | None], ...] = ()  # (role, PEM key store text) of the TLS in effect
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
     """Everything a start does, decided before anything is checked against the disk or written."""
 
