@@ -27,7 +27,7 @@ import yaml
 from kubernetes_validate.utils import VersionNotSupportedError
 
 from tests.helpers import old_start_pairs
-from zkboot.cli import probe as light
+from zkboot.cli import probe as probe_cli
 from zkboot.errors import UsageError
 from zkboot.options import ProbeOptions
 from zkboot.settings.schema import Settings
@@ -304,7 +304,7 @@ def probe_kind(probe: Obj, env: Mapping[str, str]) -> tuple[str, ProbeOptions]:
         raise AssertionError(f"{command!r}: expected zkboot probe live|ready, zookeeper-ready or zkOk.sh")
     assert (BIN / program).is_file(), f"{program} is not one of zkboot's installed commands"
     try:
-        options = light.parse(args, env, positional_port)
+        options = probe_cli.parse(args, env, positional_port)
     except UsageError as exc:
         raise AssertionError(f"{command!r}: {exc}") from exc
     timeout_seconds = probe.get("timeoutSeconds", 1)

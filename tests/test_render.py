@@ -15,7 +15,7 @@ import pytest
 
 from tests.helpers import DEBIAN_INSTALLATION as DEBIAN
 from tests.helpers import clean_env, old_start_pairs, script
-from zkboot.cli import start as legacy
+from zkboot.cli import start as start_cli
 from zkboot.identity import SystemNames, derive
 from zkboot.installation import Installation
 from zkboot.settings.resolve import resolve
@@ -74,7 +74,7 @@ INSTALLATIONS = {"none": None, "upstream-3.8": UPSTREAM_38, "upstream-3.5": UPST
 
 
 def legacy_settings(flags: str, environ: dict[str, str] | None = None) -> Settings:
-    parsed = legacy.parse(shlex.split(flags))
+    parsed = start_cli.parse(shlex.split(flags))
     assert parsed is not None
     return resolve(parsed, environ or {})
 

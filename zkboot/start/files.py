@@ -24,7 +24,7 @@ from zkboot.errors import EnvironmentProblem
 from zkboot.start.render import RenderedFile
 
 FILE_MODE = 0o644
-PRIVATE_MODE = 0o600  # a file that holds a secret (a TLS key store)
+PRIVATE_MODE = 0o600  # a file that holds a secret (a TLS key store, the JAAS file)
 TEMP_SUFFIX = ".tmp"
 
 
