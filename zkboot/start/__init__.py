@@ -1,4 +1,2 @@
-"""The start pipeline.
-
-settings -> identity -> installation -> heap -> rendered files and JVM flags -> checks -> writes -> exec.
-"""
+"""The start pipeline (zkboot.start.pipeline): plan -> the volume checked -> membership -> render ->
+write -> exec; docs/architecture.md walks through it."""
