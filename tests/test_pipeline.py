@@ -215,3 +215,23 @@ def test_render_output_dir_writes_as_a_start_does(tmp_path: Path) -> None:
         + ("refusing to start on another server's data (expected this pod's own volume, or a data dir without myid)")
     ]
     assert snapshot(tmp_path, mtimes=True) == before
+
+
+@pytest.mark.parametrize("obstacle", ["conf/java.env", "conf/log4j.properties", "data/membership/zoo.cfg"])
+def test_a_dynamic_start_finds_an_obstacle_before_it_asks_a_peer(tmp_path: Path, obstacle: str) -> None:
+    """With dynamic membership the membership step may commit a reconfig that adds this member:
+    every path known before it (all but the dynamic file's) is checked in check_volume, not after."""
+    from zkboot.errors import EnvironmentProblem
+    from zkboot.identity import SystemNames, derive
+    from zkboot.settings.resolve import resolve
+    from zkboot.start import pipeline, plan
+
+    password = tmp_path / "super"
+    password.write_text("secret\n")
+    flags = {"servers": "3", "membership": "dynamic", "super_password_file": str(password), "log_backend": "log4j"}
+    settings = resolve(flags, clean_env(tmp_path))  # conf, data, datalog and logs under tmp_path
+    identity = derive(settings, SystemNames("zk-0", f"zk-0.{DOMAIN}"))
+    made = plan.with_installation(settings, identity, None, {}, need_secrets=True)
+    (tmp_path / obstacle).mkdir(parents=True)
+    with pytest.raises(EnvironmentProblem, match=f"{tmp_path / obstacle}: a directory where a file must go"):
+        pipeline.check_volume(made, pipeline.fixed_files(made))

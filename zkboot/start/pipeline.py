@@ -3,11 +3,12 @@ render`` are runs of its steps, in this order:
 
 1. ``plan.make``: settings -> identity -> installation -> heap and JVM flags -> Secrets -> log
    configuration; reads the machine, never writes (zkboot.start.plan);
-2. ``check_volume``: the dirs a start writes into, and myid, checked before any peer is asked;
+2. ``check_volume``: the files that do not depend on the membership rendered, and every path known
+   so far checked (dirs, file targets, myid), before any peer is asked;
 3. ``settle_membership``: the static guard (a serving ensemble must have this start's server list),
    or the dynamic decision, which may first commit a ``reconfig`` that adds this member
    (zkboot.ensemble);
-4. ``render``: every file's text, once (zkboot.start.render);
+4. ``render``: zoo.cfg and the dynamic file, and so every file's text, each once (zkboot.start.render);
 5. ``write``: every file target checked, then the progress lines, the dirs and the files;
 6. ``execute``: exec ``zkServer.sh start-foreground``.
 
@@ -32,16 +33,17 @@ from zkboot.report import Reporter
 from zkboot.settings.resolve import FlagValues, resolve
 from zkboot.start import files, launch, plan
 from zkboot.start.plan import Plan
-from zkboot.start.render import RenderedFile, render
+from zkboot.start.render import RenderedFile, fixed_files, render
 
 
-def check_volume(p: Plan) -> None:
-    """The dirs a start writes into can be written, and a myid already there is this pod's: a pod on
-    another pod's volume must stop before it asks a peer, let alone joins."""
-    myid = Path(p.settings.data_dir) / "myid"
+def check_volume(p: Plan, fixed: tuple[RenderedFile, ...]) -> None:
+    """Before any peer is asked, let alone joined: the dirs a start writes into can be written, a
+    file can go at zoo.cfg's path and at each of ``fixed``'s, and a myid already there is this pod's
+    (a pod on another pod's volume must stop here).  Only the dynamic file's name waits for step 3."""
     files.check_dirs(p.dirs)
-    files.check_file_target(myid)
-    files.check_myid(myid, p.identity.myid, p.identity.hostname)
+    for path in (p.zoo_cfg, *(f.path for f in fixed)):
+        files.check_file_target(Path(path))
+    files.check_myid(Path(p.settings.data_dir) / "myid", p.identity.myid, p.identity.hostname)
 
 
 def settle_membership(p: Plan) -> tuple[join.Decision | None, str]:
@@ -109,9 +111,10 @@ def start(program: str, flags: FlagValues, environ: Mapping[str, str], *, legacy
     settings = resolve(flags, environ, legacy_spelling=legacy_spelling)
     report = Reporter(program, settings.log_format)
     p = plan.make(settings, environ, need_installation=True)
-    check_volume(p)
+    fixed = fixed_files(p)
+    check_volume(p, fixed)
     decision, note = settle_membership(p)
-    write(p, render(p, decision), note, report)
+    write(p, render(p, decision, fixed), note, report)
     execute(p, report, environ)
 
 
@@ -119,9 +122,10 @@ def generate(program: str, flags: FlagValues, environ: Mapping[str, str], *, leg
     """``zkGenConfig.sh``: write the files and stop."""
     settings = resolve(flags, environ, legacy_spelling=legacy_spelling)
     p = plan.make(settings, environ, need_installation=False, need_secrets=True)
-    check_volume(p)
+    fixed = fixed_files(p)
+    check_volume(p, fixed)
     decision, note = settle_membership(p)
-    write(p, render(p, decision), note, Reporter(program, settings.log_format))
+    write(p, render(p, decision, fixed), note, Reporter(program, settings.log_format))
     return 0
 
 

@@ -1,5 +1,6 @@
-"""The text of every file a pod gets, rendered once from the plan and the membership decision (pure:
-nothing is read or written but zkboot's templates, in ``zkboot/start/templates``).
+"""The text of every file a pod gets, each rendered once (pure: nothing is read or written but
+zkboot's templates, in ``zkboot/start/templates``): zoo.cfg and the dynamic file from the plan and
+the membership decision, the others (``fixed_files``) from the plan alone, before any peer is asked.
 
 zoo.cfg, java.env, java.security and the JAAS file come from jinja2 templates; the log
 configuration was rendered with the plan (zkboot.start.logconfig), the TLS key stores made from the
@@ -50,24 +51,34 @@ class RenderedFile:
         return self.content if self.shown is None else self.shown
 
 
-def render(plan: Plan, decision: Decision | None) -> tuple[RenderedFile, ...]:
+def render(
+    plan: Plan, decision: Decision | None, fixed: tuple[RenderedFile, ...] | None = None
+) -> tuple[RenderedFile, ...]:
     """zoo.cfg, java.env, java.security, the log configuration, myid, with dynamic membership the
     dynamic file ``decision`` names (unless it is ZooKeeper's own, kept), the JAAS file and the TLS
-    key stores."""
-    settings, conf = plan.settings, Path(plan.settings.conf_dir)
+    key stores; ``fixed``: ``fixed_files(plan)``, when they were rendered already."""
+    fixed = fixed_files(plan) if fixed is None else fixed
     dynamic_file = str(plan.state_dir / decision.name) if decision is not None else None
+    membership = []
+    if decision is not None and decision.text is not None and dynamic_file is not None:
+        membership.append(RenderedFile(dynamic_file, decision.text, "membership"))
+    after_myid = next(i for i, f in enumerate(fixed) if f.kind == "myid") + 1
+    return (zoo_cfg(plan, dynamic_file), *fixed[:after_myid], *membership, *fixed[after_myid:])
+
+
+def fixed_files(plan: Plan) -> tuple[RenderedFile, ...]:
+    """Every file whose path and text the membership decision does not change: java.env,
+    java.security, the log configuration, myid, the JAAS file and the TLS key stores."""
+    settings, conf = plan.settings, Path(plan.settings.conf_dir)
     java_env = fill("java.env", version=__version__, log_dir=settings.log_dir, server_jvmflags=" ".join(plan.jvmflags))
     security = fill(SECURITY_NAME, version=__version__, properties=SECURITY_PROPERTIES)
     files = [
-        zoo_cfg(plan, dynamic_file),
         RenderedFile(str(conf / "java.env"), java_env, "config"),
         RenderedFile(str(conf / SECURITY_NAME), security, "config"),
     ]
     for backend, text in plan.log_configs.items():
         files.append(RenderedFile(str(conf / logconfig.FILE_NAMES[backend]), text, "config"))
     files.append(RenderedFile(str(Path(settings.data_dir) / "myid"), f"{plan.identity.myid}\n", "myid"))
-    if decision is not None and decision.text is not None and dynamic_file is not None:
-        files.append(RenderedFile(dynamic_file, decision.text, "membership"))
     if settings.quorum_sasl_dir or settings.client_sasl_dir:
         files.append(jaas_file(plan))
     for role, store in plan.secrets.keystores:
