@@ -16,12 +16,13 @@ import pytest
 import zkboot
 from tests.helpers import (
     BIN,
-    DEBIAN_ZKSERVER,
+    DEBIAN,
     NOBODY,
     BuiltImage,
     Started,
     Unprivileged,
     ZkPaths,
+    ZooKeeper,
     become_nobody,
     clean_env,
     stop,
@@ -39,14 +40,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture
-def zk_launcher(tmp_path: Path) -> Iterator[object]:
-    """Start ``start-zookeeper`` (or any command) with a private tree; stops all it started."""
-    if not DEBIAN_ZKSERVER.exists():
-        pytest.skip("Debian's zookeeper package is not installed (apt-get install -y zookeeper)")
+def zookeeper() -> ZooKeeper:
+    """The installation a test's servers run: Debian's, unless the test is parametrized over
+    INSTALLATIONS (tests.helpers.on_each_installation)."""
+    return DEBIAN
+
+
+@pytest.fixture
+def zk_launcher(tmp_path: Path, zookeeper: ZooKeeper) -> Iterator[object]:
+    """Start ``start-zookeeper`` (or any command) with a private tree, on ``zookeeper`` (ZK_HOME,
+    unless the test sets its own); stops all it started."""
+    why = zookeeper.missing()
+    if why:
+        pytest.skip(why)
     started: list[subprocess.Popen[bytes]] = []
 
     def launch(command: Sequence[str], paths: ZkPaths, env_extra: dict[str, str] | None = None) -> Started:
-        env = clean_env(ZK_HOSTNAME="zk-0", JMXDISABLE="true", **(env_extra or {}))
+        defaults = {"ZK_HOSTNAME": "zk-0", "JMXDISABLE": "true", "ZK_HOME": str(zookeeper.home)}
+        env = clean_env(**{**defaults, **(env_extra or {})})
         output = paths.root / f"output-{len(started)}.log"
         with output.open("wb") as sink:
             process = subprocess.Popen(list(command), stdout=sink, stderr=subprocess.STDOUT, env=env)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from scripts import zookeeper as upstream_zookeeper
 from zkboot.client.fourlw import ask
 from zkboot.errors import FourLetterError
 from zkboot.installation import Installation
@@ -44,6 +45,36 @@ DEBIAN_INSTALLATION = Installation(
         "/usr/share/java/servlet-api.jar",
     ),
 )
+
+
+
+@dataclass(frozen=True)
+class ZooKeeper:
+    """A real ZooKeeper installation the tests run: ``home`` is what ZK_HOME names."""
+
+    name: str  # the test id
+    home: Path
+    version: str
+    log_backend: str  # what zkboot writes the log configuration for: "log4j" or "logback"
+
+    @property
+    def zkserver(self) -> Path:
+        return self.home / "bin" / "zkServer.sh"
+
+    def missing(self) -> str | None:
+        """Why this installation cannot run here, or None."""
+        return None if self.zkserver.is_file() else f"{self.zkserver} is missing (./dev setup installs it)"
+
+
+# Debian bookworm's package (fixed layout, log4j 1.2), and the image's ZooKeeper: upstream's
+# tarball layout from Maven Central's jars (logback, the Prometheus provider), by scripts/zookeeper.py.
+DEBIAN = ZooKeeper("debian-3.8", DEBIAN_ZKSERVER.parent.parent, "3.8.0", "log4j")
+UPSTREAM = ZooKeeper("upstream-3.9", upstream_zookeeper.HOME, upstream_zookeeper.VERSION, "logback")
+INSTALLATIONS = (DEBIAN, UPSTREAM)
+
+# A test that depends on the server's behaviour runs once on each installation: its ``zookeeper``
+# fixture (tests/conftest.py, Debian's by default) becomes each of INSTALLATIONS.
+on_each_installation = pytest.mark.parametrize("zookeeper", INSTALLATIONS, ids=lambda z: z.name)
 
 DOMAIN = "zk-hs.default.svc.cluster.local"
 
