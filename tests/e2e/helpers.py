@@ -49,6 +49,7 @@ from podsim.cluster import Simulation
 from podsim.manifest import StatefulSet, load_kustomization, load_yaml
 from podsim.zk import Srvr, ZkError
 from podsim.zk import srvr as ask_srvr
+from tests.helpers import INSTALLATIONS, ZooKeeper
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -63,7 +64,6 @@ LEGACY_STATEFULSET = FIXTURES / "legacy-statefulset.yaml"
 
 SLEEPER = FIXTURES / "sleeper-statefulset.yaml"  # one pod that sleeps: no ZooKeeper needed
 
-ZKSERVER = Path("/usr/share/zookeeper/bin/zkServer.sh")
 
 READY_TIMEOUT = 120.0  # seconds to all Ready: generous for a loaded 2-core CI machine
 
@@ -81,8 +81,10 @@ def missing_requirements() -> str | None:
     for tool in ("ip", "unshare", "kubectl"):
         if shutil.which(tool) is None:
             return f"podsim needs {tool} on PATH"
-    if not ZKSERVER.exists():
-        return f"needs Debian's zookeeper package ({ZKSERVER})"
+    for zookeeper in INSTALLATIONS:
+        why = zookeeper.missing()
+        if why:
+            return why
     return None
 
 
@@ -92,6 +94,12 @@ def load(manifest: Path) -> StatefulSet:
     if manifest.is_dir():
         return load_kustomization(manifest)
     return load_yaml(manifest.read_text())
+
+
+def on_installation(sts: StatefulSet, zookeeper: ZooKeeper) -> StatefulSet:
+    """``sts`` with its pods running ``zookeeper`` (ZK_HOME in the container's environment: pods
+    run this machine's files in host mode); a changed ZK_HOME is a new template revision."""
+    return dataclasses.replace(sts, env={**sts.env, "ZK_HOME": str(zookeeper.home)})
 
 
 def with_replicas(sts: StatefulSet, replicas: int) -> StatefulSet:
