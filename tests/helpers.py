@@ -47,7 +47,6 @@ DEBIAN_INSTALLATION = Installation(
 )
 
 
-
 @dataclass(frozen=True)
 class ZooKeeper:
     """A real ZooKeeper installation the tests run: ``home`` is what ZK_HOME names."""
