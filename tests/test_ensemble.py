@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import ZkPaths, clean_env, script, snapshot, wait_until
+from tests.helpers import UPSTREAM, ZkPaths, ZooKeeper, clean_env, on_each_installation, script, snapshot, wait_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -57,9 +57,14 @@ def free_on_all(count: int) -> list[int]:
 
 
 class Ensemble:
-    def __init__(self, root: Path, launcher: Any) -> None:
+    def __init__(
+        self, root: Path, launcher: Any, flags: tuple[str, ...] = (), env: dict[str, str] | None = None
+    ) -> None:
         self.root = root
         self.launcher = launcher
+        self.flags = flags  # more of zkboot's settings for every member
+        self.env = env or {}
+        root.mkdir(exist_ok=True)
         self.client_port, self.server_port, self.election_port, self.admin_port = free_on_all(4)
         self.hosts = root / "hosts"
         lines = ["127.0.0.1 localhost"]
@@ -97,8 +102,9 @@ class Ensemble:
             f"clientPortAddress={address(ordinal)}",
             "--set",
             f"admin.serverAddress={address(ordinal)}",
+            *self.flags,
         ]
-        self.members[ordinal] = self.launcher(self.in_pod(command), paths)
+        self.members[ordinal] = self.launcher(self.in_pod(command), paths, self.env)
 
     def probe(self, check: str, ordinal: int, transport: str = "tcp") -> subprocess.CompletedProcess[str]:
         command = [script("zkboot"), "probe", check, f"--host={address(ordinal)}", f"--port={self.client_port}"]
@@ -128,7 +134,8 @@ def ensemble(zk_launcher: Any, tmp_path: Path) -> Iterator[Ensemble]:
     yield group
 
 
-def test_ensemble_forms_then_loses_quorum(ensemble: Ensemble) -> None:
+@on_each_installation
+def test_ensemble_forms_serves_metrics_then_loses_quorum(ensemble: Ensemble, zookeeper: ZooKeeper) -> None:
     code, status = ensemble.status(0)
     modes = sorted(member["mode"] for member in status["members"])
     assert modes == ["follower", "follower", "leader"], status
@@ -145,6 +152,18 @@ def test_ensemble_forms_then_loses_quorum(ensemble: Ensemble) -> None:
     assert code == 0
     assert status["verdict"].startswith("quorum held: 3 of 3 serving, leader zk-")
     assert [m["myid"] for m in status["members"]] == [1, 2, 3]
+    assert all(m["version"].startswith(zookeeper.version) for m in status["members"]), status
+
+    states = []
+    for ordinal in range(SERVERS):
+        command = [script("zkboot"), "metrics", f"--host={address(ordinal)}", f"--port={ensemble.client_port}"]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False, env=clean_env())
+        assert result.returncode == 0, result.stderr
+        pairs = dict(line.split("\t", 1) for line in result.stdout.splitlines())
+        states.append(pairs["zk_server_state"])
+        if pairs["zk_server_state"] == "leader":
+            assert pairs["zk_synced_followers"] == "2"
+    assert sorted(states) == ["follower", "follower", "leader"]
 
     # Stop the two members other than zk-2 (by their PIDs, which are the JVMs: exec all the way).
     survivor = 2
@@ -173,19 +192,6 @@ def test_ensemble_forms_then_loses_quorum(ensemble: Ensemble) -> None:
     assert reachable == {"zk-0": False, "zk-1": False, "zk-2": True}
     assert status["verdict"].startswith("quorum lost: 0 of 3 voting members serving, 2 needed")
     assert "not serving: zk-0 (myid 1), zk-1 (myid 2), zk-2 (myid 3)" in status["verdict"]
-
-
-def test_metrics_from_every_member(ensemble: Ensemble) -> None:
-    states = []
-    for ordinal in range(SERVERS):
-        command = [script("zkboot"), "metrics", f"--host={address(ordinal)}", f"--port={ensemble.client_port}"]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False, env=clean_env())
-        assert result.returncode == 0, result.stderr
-        pairs = dict(line.split("\t", 1) for line in result.stdout.splitlines())
-        states.append(pairs["zk_server_state"])
-        if pairs["zk_server_state"] == "leader":
-            assert pairs["zk_synced_followers"] == "2"
-    assert sorted(states) == ["follower", "follower", "leader"]
 
 
 def test_a_start_with_another_server_list_is_refused_while_the_ensemble_serves(
@@ -228,3 +234,39 @@ def test_a_start_with_another_server_list_is_refused_while_the_ensemble_serves(
     notes = [line for line in allowed.stderr.splitlines() if " membership " in line]
     assert len(notes) == 1 and notes[0].endswith(" serves the same 3 servers"), allowed.stderr
     print(f"\nzkGenConfig.sh with the serving ensemble's list, guard included: {took:.2f}s")
+
+
+def serving(group: Ensemble, ordinal: int) -> bool:
+    return group.probe("ready", ordinal).returncode == 0
+
+
+@pytest.mark.parametrize("zookeeper", [UPSTREAM], ids=lambda z: z.name)
+def test_quorum_sasl_on_zookeeper_395_forms_only_with_fips_mode_off(
+    zk_launcher: Any, tmp_path: Path, zookeeper: ZooKeeper
+) -> None:
+    """What zkboot's FIPS guard says, shown on the real server: two ensembles with the same quorum
+    account start side by side, one with --fips-mode off, one whose JVM gets zookeeper.fips-mode=true
+    (a user's JVMFLAGS comes after zkboot's flags, so it wins). The first forms a quorum; the
+    second, given as long again and more, has no member serving."""
+    account = tmp_path / "quorum-sasl"
+    account.mkdir()
+    (account / "username").write_text("zk-quorum\n")
+    (account / "password").write_text("quorum-secret\n")
+    flags = (f"--quorum-sasl-dir={account}", "--fips-mode=off")
+    off = Ensemble(tmp_path / "fips-off", zk_launcher, flags)
+    on = Ensemble(tmp_path / "fips-on", zk_launcher, flags, {"JVMFLAGS": "-Dzookeeper.fips-mode=true"})
+    for group in (off, on):
+        for ordinal in range(SERVERS):
+            group.start(ordinal)
+    started = time.monotonic()
+    wait_until(off.all_ready, FORM_TIMEOUT, interval=0.25, what="the --fips-mode off ensemble to serve")
+    formed = time.monotonic() - started
+    # As long again as the first took to form (and no less than a few election rounds).
+    deadline = time.monotonic() + max(formed, 5.0)
+    while time.monotonic() < deadline:
+        for ordinal, member in on.members.items():
+            assert member.process.poll() is None, f"zk-{ordinal} exited:\n{member.text()[-3000:]}"
+        assert not any(serving(on, i) for i in range(SERVERS)), "a member in FIPS mode got a quorum with SASL"
+        time.sleep(0.5)  # pacing the polls, not waiting for an event
+    code, status = off.status(0)
+    assert code == 0 and sorted(m["mode"] for m in status["members"]) == ["follower", "follower", "leader"]

@@ -1,4 +1,5 @@
-"""A real ZooKeeper (Debian's package), started through zkboot's own entry points."""
+"""A real ZooKeeper, started through zkboot's own entry points: the tests that depend on the
+server's behaviour run on each installation (Debian's 3.8 package and upstream's 3.9 layout)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,17 @@ import pytest
 from kazoo.client import KazooClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers import ZkPaths, clean_env, four_letter, script, wait_until
+from tests.helpers import (
+    UPSTREAM,
+    ZkPaths,
+    ZooKeeper,
+    clean_env,
+    four_letter,
+    free_port,
+    on_each_installation,
+    script,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 START_TIMEOUT = 60.0
@@ -32,14 +43,15 @@ def cmdline(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/cmdline").read_bytes().decode().rstrip("\0").split("\0")
 
 
-def test_start_zookeeper_boots_a_standalone_server(zk_launcher: Any, tmp_path: Path) -> None:
+@on_each_installation
+def test_start_zookeeper_boots_a_standalone_server(zk_launcher: Any, tmp_path: Path, zookeeper: ZooKeeper) -> None:
     paths = ZkPaths(tmp_path)
     started = zk_launcher([script("start-zookeeper"), *paths.flags()], paths)
     wait_serving(started)
 
     srvr = four_letter(started.port, "srvr")
     assert "Mode: standalone" in srvr
-    assert "Zookeeper version: 3.8.0" in srvr
+    assert f"Zookeeper version: {zookeeper.version}" in srvr
     # exec all the way down: the PID we started is now the JVM itself, not a parent of it.
     argv = cmdline(started.process.pid)
     assert any(arg.endswith("java") for arg in argv[:1]), argv
@@ -87,6 +99,7 @@ def test_zkboot_start_restarts_on_its_own_data(zk_launcher: Any, tmp_path: Path)
         client.close()
 
 
+@on_each_installation
 @pytest.mark.parametrize(
     ("level", "present", "absent"),
     [
@@ -95,11 +108,15 @@ def test_zkboot_start_restarts_on_its_own_data(zk_launcher: Any, tmp_path: Path)
     ],
 )
 def test_log_level_changes_what_the_server_logs(
-    zk_launcher: Any, tmp_path: Path, level: str, present: str, absent: str | None
+    zk_launcher: Any, tmp_path: Path, level: str, present: str, absent: str | None, zookeeper: ZooKeeper
 ) -> None:
+    """Through the log configuration zkboot writes for the installation's backend (log4j 1.2 on
+    Debian's 3.8, logback on upstream's 3.9)."""
     paths = ZkPaths(tmp_path)
     started = zk_launcher([script("start-zookeeper"), *paths.flags(), f"--log_level={level}"], paths)
     wait_serving(started)
+    written = {"log4j": "log4j.properties", "logback": "logback.xml"}[zookeeper.log_backend]
+    assert level in (paths.conf / written).read_text()
     # "standalone mode" is logged at WARN during start-up, so WARN output is never empty.
     wait_until(lambda: re.search(present, started.text()) is not None, 20, what=f"{level} lines")
     java_lines = [line for line in started.text().splitlines() if "[myid:" in line]
@@ -108,7 +125,8 @@ def test_log_level_changes_what_the_server_logs(
         assert not [line for line in java_lines if re.search(absent, line)]
 
 
-def test_probes_and_metrics_against_a_standalone_server(zk_launcher: Any, tmp_path: Path) -> None:
+@on_each_installation
+def test_probes_and_metrics_against_a_standalone_server(zk_launcher: Any, tmp_path: Path, zookeeper: ZooKeeper) -> None:
     paths = ZkPaths(tmp_path)
     started = zk_launcher([script("start-zookeeper"), *paths.flags()], paths)
     wait_serving(started)
@@ -136,7 +154,7 @@ def test_probes_and_metrics_against_a_standalone_server(zk_launcher: Any, tmp_pa
     exposition = run(script("zkboot"), "metrics", "--format=prometheus").stdout
     families = {family.name: family for family in text_string_to_metric_families(exposition)}
     (info,) = families["zk_info"].samples
-    assert info.labels["server_state"] == "standalone" and info.labels["version"].startswith("3.8.0")
+    assert info.labels["server_state"] == "standalone" and info.labels["version"].startswith(zookeeper.version)
     assert families["zk_znode_count"].samples[0].value == document["zk_znode_count"]
 
 
@@ -200,3 +218,33 @@ def test_a_log_template_of_the_users_own_is_what_the_server_logs_with(zk_launche
     assert heads and {tuple(head) for head in heads} == {("time", "myid", "level", "logger")}, heads[:3]
     assert {head["myid"] for head in heads} == {1}
     assert {head["level"] for head in heads} <= {"WARN", "ERROR", "FATAL"}, heads
+
+
+@pytest.mark.parametrize("zookeeper", [UPSTREAM], ids=lambda z: z.name)
+def test_the_prometheus_providers_own_endpoint(zk_launcher: Any, tmp_path: Path, zookeeper: ZooKeeper) -> None:
+    """The image's ZooKeeper serves Prometheus metrics itself once its provider is named (Debian's
+    package has no provider): scraped and parsed, it agrees with mntr through zkboot."""
+    import urllib.request
+
+    paths = ZkPaths(tmp_path)
+    metrics_port = free_port()
+    provider = [
+        "--set=metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider",
+        "--set=metricsProvider.httpHost=127.0.0.1",
+        f"--set=metricsProvider.httpPort={metrics_port}",
+    ]
+    started = zk_launcher([script("zkboot"), "start", *paths.flags(), *provider], paths)
+    wait_serving(started)
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.status == 200
+        exposition = response.read(4 << 20).decode()
+    families = {family.name: family for family in text_string_to_metric_families(exposition)}
+    assert "jvm_memory_bytes_used" in families, sorted(families)[:20]  # exportJvmInfo is on by default
+    mntr = subprocess.run([script("zkboot"), "metrics", "--format=json"], capture_output=True, text=True,
+                          env=clean_env(ZK_CLIENT_PORT=str(started.port)), timeout=10, check=False)  # fmt: skip
+    assert mntr.returncode == 0, mntr.stderr
+    document = json.loads(mntr.stdout)
+    (znodes,) = families["znode_count"].samples
+    assert znodes.value == document["zk_znode_count"]
+    assert families["num_alive_connections"].samples[0].value >= 0

@@ -2,11 +2,12 @@
 
 The account's checks (one line naming the file), the JAAS file (escaped, written 0600, shown
 masked), zoo.cfg's quorum.auth entries and the JVM flag naming only the file's path, ``--set``
-refusing the keys zkboot writes, and the version rules: ZooKeeper 3.9+ (FIPS mode on by default
-disables DIGEST-MD5) needs ``--fips-mode off``.  Against a real server (marker ``integration``):
+refusing the keys zkboot writes, and the version rules: ZooKeeper 3.9.4+ (whose quorum learners
+refuse DIGEST-MD5 in FIPS mode, on by default) needs ``--fips-mode off`` for quorum SASL.  Against
+a real server of each installation (marker ``integration``; 3.9 in FIPS mode, its default):
 with client SASL, a client without credentials and one with a wrong password get no session and
-write nothing, the right account reads and writes.  A member with a wrong quorum password failing
-to join a real ensemble is tests/e2e/test_secure.py's.
+write nothing, the right account reads and writes.  Quorum SASL on a real ensemble (3.9.5 forms a
+quorum only with ``--fips-mode off``) is tests/test_ensemble.py's.
 """
 
 from __future__ import annotations
@@ -20,7 +21,17 @@ from typing import Any
 import pytest
 from kazoo.client import KazooClient  # type: ignore[import-untyped]
 
-from tests.helpers import ZkPaths, clean_env, four_letter, intruder_writes, script, stub_home, wait_until
+from tests.helpers import (
+    ZkPaths,
+    ZooKeeper,
+    clean_env,
+    four_letter,
+    intruder_writes,
+    on_each_installation,
+    script,
+    stub_home,
+    wait_until,
+)
 from zkboot import secrets
 from zkboot.errors import EnvironmentProblem, UsageError
 from zkboot.settings.resolve import resolve
@@ -127,19 +138,29 @@ def test_set_cannot_write_the_quorum_auth_keys_while_sasl_is_on() -> None:
     assert resolve({}, {"ZK_CFG_EXTRA": "quorum.auth.enableSasl=true"}).extra == (("quorum.auth.enableSasl", "true"),)
 
 
-def test_zookeeper_39_needs_fips_mode_off_for_digest_md5(tmp_path: Path) -> None:
-    home = stub_home(tmp_path / "zk39", "exit 0\n", ["zookeeper-3.9.3.jar", "logback-classic-1.2.13.jar"])
+def test_zookeeper_394_and_later_need_fips_mode_off_for_quorum_sasl(tmp_path: Path) -> None:
+    """From 3.9.4 a quorum learner in FIPS mode (on by default) refuses DIGEST-MD5, so no member
+    would ever join: refused unless --fips-mode off.  3.9.0 to 3.9.3 authenticate in FIPS mode."""
     sasl_dir = str(account_dir(tmp_path))
-    result, _ = render_json(tmp_path, ZK_HOME=str(home), ZK_QUORUM_SASL_DIR=sasl_dir)
-    assert result.returncode == 1
-    (line,) = result.stderr.strip().splitlines()
-    assert line == (
-        "zkboot: error: ZK_QUORUM_SASL_DIR: ZooKeeper 3.9.3 disables DIGEST-MD5 in FIPS mode (on by default "
-        "since 3.9.0); expected --fips-mode / ZK_FIPS_MODE=off to use it, or no quorum SASL"
-    )
+    home = stub_home(tmp_path / "zk395", "exit 0\n", ["zookeeper-3.9.5.jar", "logback-classic-1.3.15.jar"])
+    # The default (auto), then on: the error names the setting as it was given.
+    for fips_mode, label in (({}, "--fips-mode / ZK_FIPS_MODE"), ({"ZK_FIPS_MODE": "on"}, "ZK_FIPS_MODE")):
+        result, _ = render_json(tmp_path, ZK_HOME=str(home), ZK_QUORUM_SASL_DIR=sasl_dir, **fips_mode)
+        assert result.returncode == 1
+        (line,) = result.stderr.strip().splitlines()
+        assert line == (
+            "zkboot: error: ZK_QUORUM_SASL_DIR: ZooKeeper 3.9.5's members refuse quorum DIGEST-MD5 in FIPS mode "
+            f"(zookeeper.fips-mode, on by default since 3.9.0); expected {label}=off for quorum SASL, or quorum "
+            "TLS alone"
+        )
     result, document = render_json(tmp_path, ZK_HOME=str(home), ZK_QUORUM_SASL_DIR=sasl_dir, ZK_FIPS_MODE="off")
     assert document is not None, result.stderr
     assert "-Dzookeeper.fips-mode=false" in document["jvmflags"]
+
+    older = stub_home(tmp_path / "zk393", "exit 0\n", ["zookeeper-3.9.3.jar", "logback-classic-1.2.13.jar"])
+    result, document = render_json(tmp_path, ZK_HOME=str(older), ZK_QUORUM_SASL_DIR=sasl_dir)
+    assert document is not None, result.stderr
+    assert not any("fips-mode" in flag for flag in document["jvmflags"])
 
 
 def test_client_sasl_entries_and_jaas_section(tmp_path: Path) -> None:
@@ -171,7 +192,8 @@ def test_zookeeper_35_is_told_it_cannot_refuse_clients_without_sasl(tmp_path: Pa
 # kazoo's connection thread ends in SessionClosedRequireSaslError for the client refused on purpose.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 @pytest.mark.integration
-def test_only_the_clients_account_gets_a_session(zk_launcher: Any, tmp_path: Path) -> None:
+@on_each_installation
+def test_only_the_clients_account_gets_a_session(zk_launcher: Any, tmp_path: Path, zookeeper: ZooKeeper) -> None:
     clients = tmp_path / "clients"
     clients.mkdir()
     paths = ZkPaths(tmp_path / "zk")

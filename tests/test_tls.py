@@ -29,10 +29,12 @@ from kazoo.client import KazooClient  # type: ignore[import-untyped]
 from podsim.pki import make_ca, make_leaf
 from tests.helpers import (
     ZkPaths,
+    ZooKeeper,
     clean_env,
     four_letter,
     free_port,
     intruder_writes,
+    on_each_installation,
     script,
     stub_home,
     wait_until,
@@ -285,8 +287,9 @@ def tries_to_write(port: int, secret: Path | None, ca: Path) -> bool:
 
 
 @pytest.mark.integration
+@on_each_installation
 def test_only_a_client_with_the_ensembles_certificate_gets_in(
-    zk_launcher: Callable[..., Any], pki: Pki, tmp_path: Path
+    zk_launcher: Callable[..., Any], pki: Pki, tmp_path: Path, zookeeper: ZooKeeper
 ) -> None:
     server, client = pki.secret("server", "pkcs1"), pki.secret("client")
     stranger = new_pki(tmp_path / "other", "stranger").secret("foreign")

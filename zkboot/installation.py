@@ -44,6 +44,9 @@ SINCE = {
     "require_client_sasl": "3.6.0",  # sessionRequireClientSASLAuth
     "logback": "3.8.0",  # upstream's tarball logs through logback, no longer log4j 1.x
     "fips_mode": "3.9.0",  # zookeeper.fips-mode, on by default
+    # In FIPS mode a quorum learner refuses DIGEST-MD5, so quorum SASL never lets a member in.
+    # (Client SASL is the server's side and is not refused; 3.9.0 to 3.9.3 refused neither.)
+    "fips_refuses_quorum_digest": "3.9.4",
 }
 
 

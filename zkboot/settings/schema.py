@@ -233,8 +233,8 @@ class Settings(Group):
     )  # fmt: skip
     fips_mode = Option(
         choice(FIPS_MODES), env="ZK_FIPS_MODE", default="auto",
-        help="ZooKeeper 3.9+'s FIPS mode (zookeeper.fips-mode), which disables DIGEST-MD5: auto "
-             "(ZooKeeper's default), on or off",
+        help="ZooKeeper 3.9+'s FIPS mode (zookeeper.fips-mode; on 3.9.4+ it refuses quorum SASL "
+             "DIGEST-MD5): auto (ZooKeeper's default: on), on or off",
     )  # fmt: skip
 
     @property

@@ -152,11 +152,12 @@ def require(settings: Settings, installation: Installation | None) -> tuple[str,
                 f"{settings.label('quorum_sasl_dir')}: ZooKeeper {version} at {where} has no quorum SASL; "
                 f"expected {SINCE['quorum_sasl']} or later"
             )
-        if version is not None and installation.supports("fips_mode") and settings.fips_mode != "off":
+        refuses = installation.supports("fips_refuses_quorum_digest")
+        if version is not None and refuses and settings.fips_mode != "off":
             raise EnvironmentProblem(
-                f"{settings.label('quorum_sasl_dir')}: ZooKeeper {version} disables DIGEST-MD5 in FIPS mode "
-                f"(on by default since {SINCE['fips_mode']}); expected {settings.label('fips_mode')}=off to use "
-                "it, or no quorum SASL"
+                f"{settings.label('quorum_sasl_dir')}: ZooKeeper {version}'s members refuse quorum DIGEST-MD5 "
+                f"in FIPS mode (zookeeper.fips-mode, on by default since {SINCE['fips_mode']}); expected "
+                f"{settings.label('fips_mode')}=off for quorum SASL, or quorum TLS alone"
             )
     if settings.client_sasl_dir and not installation.supports("require_client_sasl"):
         return (
