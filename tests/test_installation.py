@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import DEBIAN_INSTALLATION, DEBIAN_ZKSERVER, executable, stub_home
+from tests.helpers import DEBIAN_INSTALLATION, DEBIAN_ZKSERVER, UPSTREAM, executable, stub_home
 from zkboot import installation as install
 from zkboot.errors import EnvironmentProblem
 
@@ -63,19 +63,19 @@ def fixed(root: Path, classpath_jars: list[str], other_jars: tuple[str, ...] = (
 # --- inspect ---------------------------------------------------------------------------------------
 
 
-def test_upstream_38_logback(tmp_path: Path) -> None:
-    home = upstream(
-        tmp_path / "zk",
-        ["logback-classic-1.2.10.jar", "logback-core-1.2.10.jar", "slf4j-api-1.7.30.jar", "zookeeper-3.8.4.jar",
-         "zookeeper-jute-3.8.4.jar"],
-    )  # fmt: skip
-    found = install.examine(home / "bin" / "zkServer.sh")
+def test_real_upstream_layout() -> None:
+    """The 3.9.5 assembly in the tarball's layout, as examined for a start."""
+    why = UPSTREAM.missing()
+    if why:
+        pytest.skip(why)
+    found = install.find(str(UPSTREAM.home), {"PATH": ""})
     assert found.layout == "upstream"
     assert found.log_backend == "logback"
-    assert found.version == "3.8.4"
+    assert found.version == "3.9.5"
     assert found.classpath == ()
-    assert found.zkserver == home / "bin" / "zkServer.sh"
-    assert found.bin_dir == home / "bin"
+    assert found.zkserver == UPSTREAM.zkserver.resolve()
+    assert found.bin_dir == UPSTREAM.zkserver.resolve().parent
+    assert found.supports("fips_refuses_quorum_digest") and found.supports("dynamic_reconfig")
 
 
 def test_upstream_36_log4j(tmp_path: Path) -> None:
