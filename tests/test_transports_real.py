@@ -294,3 +294,30 @@ def test_netty_factory_works_with_zkboots_own_classpath(zk_launcher: Any, tmp_pa
     wait_until(decided, START_TIMEOUT, what="a serving server or Netty's NoClassDefFoundError")
     assert MISSING_CODEC not in started.text()
     assert passes(run("probe", "ready", "--port", str(started.port)))
+
+
+# --- a server zkboot did not configure: its four-letter-word whitelist --------------------------
+
+
+@on_each_installation
+def test_probes_on_a_server_whose_whitelist_zkboot_did_not_write(
+    zk_launcher: Any, tmp_path: Path, zookeeper: ZooKeeper
+) -> None:
+    """A server whose zoo.cfg is someone else's, whitelisting ruok alone: live; ready, since
+    ZooKeeper keeps srvr on every whitelist; no metrics, and the one line says why (mntr is off).
+    The whitelist reply is read the same from 3.8 and 3.9."""
+    paths = ZkPaths(tmp_path)
+    paths.conf.mkdir(parents=True)
+    cfg = paths.conf / "zoo.cfg"
+    cfg.write_text(
+        f"tickTime=2000\ndataDir={paths.data}\nclientPort={paths.client_port}\n"
+        "admin.enableServer=false\n4lw.commands.whitelist=ruok\n"
+    )
+    started = zk_launcher(
+        [str(zookeeper.zkserver), "start-foreground", str(cfg)], paths, {"ZOOCFGDIR": str(paths.conf)}
+    )
+    port = ("--port", str(started.port))
+    wait_until(lambda: passes(run("probe", "ready", *port)), START_TIMEOUT, what="srvr to say the server serves")
+    result = run("probe", "live", *port)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert_one_line_failure(run("metrics", *port), "no metrics (not in the 4lw whitelist)", "mntr")
