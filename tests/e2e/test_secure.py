@@ -29,6 +29,7 @@ import dataclasses
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Callable
@@ -61,6 +62,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.skipif(REQUIRED is not None, reason=s
 SECURE = REPO / "manifests" / "overlays" / "secure"
 SECRET, SECURE_PORT, CLIENT_SASL = "zk-tls", 2281, "zk-client-sasl"
 ELECTION_PORT = 3888
+PEER_WAIT = 1.0  # seconds a peer listens after its TLS handshake: a refusal comes at once
 # Seconds each rogue is watched: many times what the real pod 2 takes to rejoin (printed at the end).
 ROGUE_WATCH = 15.0
 PODMAN_FAILED = 125  # podman exec's own exit, e.g. while the container is not running yet
@@ -94,23 +96,43 @@ def config_of(s: Simulation, ordinal: int) -> bytes:
         zk.close()
 
 
-def election_handshake(s: Simulation, ordinal: int) -> str:
-    """The TLS version pod ``ordinal``'s election port agrees to with a peer holding the ensemble's
-    certificate (which the server requires) and checking the server's against the CA."""
-    tls = s.client_tls
-    assert tls is not None
+def at_the_election_port(s: Simulation, ordinal: int, tls: ssl.SSLContext) -> str:
+    """What pod ``ordinal``'s election port does with a TLS peer holding ``tls``'s certificate and
+    checking the server's against the CA: ``held open, <TLS version>`` when it took the certificate
+    and waits for the peer's first message, else ``refused: ...`` (an alert in the handshake, or
+    right after it under TLS 1.3, where the server checks the client's certificate last)."""
     raw = socket.create_connection((s.address(ordinal), ELECTION_PORT), timeout=10)
-    with raw, tls.wrap_socket(raw) as sock:
-        assert sock.getpeercert(), f"zk-{ordinal}'s election port showed no certificate"
-        version = sock.version()
-    assert version is not None
-    return version
+    with raw:
+        try:
+            with tls.wrap_socket(raw) as sock:
+                assert sock.getpeercert(), f"zk-{ordinal}'s election port showed no certificate"
+                version = sock.version()
+                sock.settimeout(PEER_WAIT)
+                try:
+                    got = sock.recv(1)
+                except TimeoutError:
+                    return f"held open, {version}"
+                return f"refused: closed, after {got!r}"
+        except (ssl.SSLError, ConnectionResetError) as exc:
+            return f"refused: {exc}"
+
+
+def foreign_tls(work: Path, ca: Path) -> ssl.SSLContext:
+    """A TLS client context holding a certificate for pod 0's names from a CA the ensemble does not
+    trust, and trusting the ensemble's CA ``ca``."""
+    rogue_ca, rogue_key = make_ca(work / "foreign-ca", "foreign-ca")
+    cert, key = make_leaf(work / "foreign-leaf", "zk-0", rogue_ca, rogue_key, ["zk-0"], ["127.0.0.1"])
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.load_verify_locations(ca)
+    context.load_cert_chain(cert, key)
+    return context
 
 
 # kazoo's connection thread ends in SessionClosedRequireSaslError for the client refused on purpose.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_secure_overlay_on_3_9_keeps_every_write_through_a_leader_kill_and_a_rolling_restart(
-    sim: Callable[..., Simulation],
+    sim: Callable[..., Simulation], tmp_path: Path
 ) -> None:
     s = boot(sim, on_installation(load(SECURE), UPSTREAM))
     # The image's ZooKeeper, in its default FIPS mode (the overlay sets no zookeeper.fips-mode).
@@ -120,12 +142,17 @@ def test_secure_overlay_on_3_9_keeps_every_write_through_a_leader_kill_and_a_rol
         pid = s.pods[ordinal].main_pid()
         assert pid is not None
         assert b"zookeeper.fips-mode" not in Path(f"/proc/{pid}/cmdline").read_bytes()
-    # The quorum formed over TLS only: sslQuorum without port unification, and every member's
-    # election port speaks TLS to a holder of the ensemble's certificate.
+    # The quorum formed over TLS only: sslQuorum without port unification. Every member's election
+    # port takes the ensemble's certificate, and refuses one from another CA although it names a pod
+    # (in FIPS mode the JDK's trust manager checks it, not ZooKeeper's own).
     cfg = (s.pvc_dir(0, "datadir") / "data" / "membership" / "zoo.cfg").read_text()
     assert "sslQuorum=true\n" in cfg and "portUnification=false\n" in cfg, cfg
     assert not [line for line in cfg.splitlines() if line.startswith("quorum.auth.")], cfg
-    versions = {election_handshake(s, ordinal) for ordinal in range(s.replicas)}
+    assert s.client_tls is not None
+    foreign = foreign_tls(tmp_path, s.tls_ca())
+    seen = {i: (at_the_election_port(s, i, s.client_tls), at_the_election_port(s, i, foreign)) for i in range(3)}
+    assert all(ours.startswith("held open") and theirs.startswith("refused") for ours, theirs in seen.values()), seen
+    versions = {ours.rsplit(" ", 1)[1] for ours, _ in seen.values()}
     # The plain port listens on the pod's loopback only: from the host it refuses.
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((s.address(0), 2181), timeout=2).close()
@@ -162,8 +189,8 @@ def test_secure_overlay_on_3_9_keeps_every_write_through_a_leader_kill_and_a_rol
     assert watch.max_leaders == 1, watch.summary()
     assert_all_members_agree(s, writer.acknowledged)
     print(
-        f"\nsecure overlay on {UPSTREAM.version} (quorum over {', '.join(sorted(versions))}): "
-        f"{len(writer.acknowledged)} writes acknowledged, 0 lost; {watch.summary()}"
+        f"\nsecure overlay on {UPSTREAM.version} (quorum over {', '.join(sorted(versions))}; another CA's "
+        f"certificate {seen[0][1]}): {len(writer.acknowledged)} writes acknowledged, 0 lost; {watch.summary()}"
     )
     assert_no_secret_shows(s)
 
