@@ -28,7 +28,7 @@ HELMS = ("helm", "helm3")  # helm 4.1 and helm 3.17, pinned by scripts/tools.py
 TWO_SERVERS = ("--set", "resources.requests.memory=200Mi,servers=2")
 SECURE = (
     "--set", "tls.client.enabled=true,tls.client.existingSecret=zk-tls,tls.quorum.enabled=true",
-    "--set", "sasl.quorum.enabled=true,sasl.quorum.existingSecret=zk-quorum-sasl",
+    "--set", "sasl.quorum.enabled=true,sasl.quorum.existingSecret=zk-quorum-sasl,fipsMode=off",
     "--set", "sasl.client.enabled=true,sasl.client.existingSecret=zk-client-sasl",
     "--set", "networkPolicy.enabled=true,networkPolicy.allowExternal=false",
 )  # fmt: skip

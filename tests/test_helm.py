@@ -343,6 +343,7 @@ def test_secure_values() -> None:
             "ZK_QUORUM_SASL_DIR",
             "ZK_CLIENT_SASL_DIR",
             "ZK_TLS_CLIENT_AUTH",
+            "ZK_FIPS_MODE",
         )
     } == {
         "ZK_SECURE_CLIENT_PORT": "2281",
@@ -351,6 +352,7 @@ def test_secure_values() -> None:
         "ZK_QUORUM_SASL_DIR": "/opt/zookeeper/secrets/quorum-sasl",
         "ZK_CLIENT_SASL_DIR": "/opt/zookeeper/secrets/client-sasl",
         "ZK_TLS_CLIENT_AUTH": "need",
+        "ZK_FIPS_MODE": "off",
     }
     volumes = {v["name"]: v["secret"] for v in pod["volumes"] if "secret" in v}
     assert {
@@ -374,6 +376,10 @@ def test_secure_values() -> None:
 
 # --- refusals -------------------------------------------------------------------------------------
 
+QUORUM_SASL_NEEDS_FIPS_OFF = (
+    "values: sasl.quorum.enabled=true needs fipsMode=off: ZooKeeper 3.9.4+ refuses quorum DIGEST-MD5 in FIPS mode"
+)
+
 
 @pytest.mark.parametrize("helm", HELMS)
 @pytest.mark.parametrize(
@@ -386,6 +392,7 @@ def test_secure_values() -> None:
         (("--set", "heapSize=lots"), "heapSize"),
         (("--set", "env.ZK_REPLICA=3"), "ZK_REPLICA"),
         (("--set", "podManagementPolicy=Sometimes"), "podManagementPolicy"),
+        (("--set", "fipsMode=false"), "fipsMode"),
     ],
 )
 def test_unknown_keys_and_wrong_types_fail(helm: str, args: tuple[str, ...], message: str) -> None:
@@ -444,6 +451,10 @@ def test_a_typo_in_a_values_file_fails(helm: str, tmp_path: Path) -> None:
             "livenessProbe.probeCommandTimeout=1: expected less than livenessProbe.timeoutSeconds (1)",
         ),
         (("--set", "tls.client.enabled=true"), "values: tls.client.enabled=true needs tls.client.existingSecret"),
+        *(
+            (("--set", f"sasl.quorum.enabled=true,sasl.quorum.existingSecret=q{fips}"), QUORUM_SASL_NEEDS_FIPS_OFF)
+            for fips in ("", ",fipsMode=auto", ",fipsMode=on", ",fipsMode=off,env.ZK_FIPS_MODE=on")
+        ),
     ],
 )
 def test_retired_keys_are_refused_saying_what_replaced_them(args: tuple[str, ...], message: str) -> None:
@@ -451,6 +462,19 @@ def test_retired_keys_are_refused_saying_what_replaced_them(args: tuple[str, ...
         stderr = fails(helm, *args)
         lines = [line for line in stderr.splitlines() if "values:" in line]
         assert len(lines) == 1 and message in lines[0], stderr
+
+
+def test_fips_mode_is_zk_fips_mode_and_lets_quorum_sasl_in_when_off() -> None:
+    """fipsMode (or env.ZK_FIPS_MODE, which wins) becomes ZK_FIPS_MODE; auto, the default, sets
+    nothing (ZooKeeper's own default). Quorum SASL renders once FIPS mode is off by either."""
+    assert "ZK_FIPS_MODE" not in env_of("defaults")
+    for sets, expected in (
+        ("fipsMode=on", "on"),
+        ("sasl.quorum.enabled=true,sasl.quorum.existingSecret=q,fipsMode=off", "off"),
+        ("sasl.quorum.enabled=true,sasl.quorum.existingSecret=q,env.ZK_FIPS_MODE=off", "off"),
+    ):
+        sts = only(objects(run("helm", "template", RELEASE, str(CHART), "--set", sets).stdout), "StatefulSet")
+        assert container_env(container(sts))["ZK_FIPS_MODE"] == expected, sets
 
 
 def test_retired_keys_at_their_defaults_are_accepted() -> None:

@@ -3,6 +3,8 @@
 Dynamic membership (``ZK_MEMBERSHIP=dynamic``, as manifests/base has it): ``kubectl scale`` up is
 all it takes to grow; no existing member restarts.  The super user's password comes from the
 Secret the base mounts (podsim makes it with a random value, as docs/kubernetes.md's command does).
+Join, shrink and regrow run on each installation (Debian's 3.8, upstream's 3.9) and from the
+image; the other tests run on Debian's and from the image.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from kazoo.client import KazooClient  # type: ignore[import-untyped]
 
 from podsim.cluster import Simulation
 from podsim.manifest import StatefulSet
+from podsim.zk import ask
 from tests.e2e.helpers import (
     BASE,
     BOTH_MODES,
@@ -29,10 +32,12 @@ from tests.e2e.helpers import (
     load,
     log_text,
     missing_requirements,
+    on_installation,
     read_member,
     srvr,
     with_replicas,
 )
+from tests.helpers import INSTALLATIONS, ZooKeeper
 
 pytestmark = [
     pytest.mark.e2e,
@@ -40,6 +45,17 @@ pytestmark = [
 ]
 
 REFUSAL = "refusing, since two configurations must never each hold a quorum"
+
+# Pods from this machine's files on each installation (Debian's 3.8, upstream's 3.9), and from the
+# image (its own ZooKeeper: ``zookeeper`` is None there).
+ON_EACH_INSTALLATION_AND_THE_IMAGE = pytest.mark.parametrize(
+    ("sim", "zookeeper"),
+    [
+        *(pytest.param("host", z, id=f"host-{z.name}") for z in INSTALLATIONS),
+        pytest.param("image", None, id="image", marks=pytest.mark.image),
+    ],
+    indirect=["sim"],
+)
 
 
 def dynamic(replicas: int = 3) -> StatefulSet:
@@ -168,10 +184,19 @@ def observed(s: Simulation, what: str) -> Iterator[Removed]:
     )
 
 
-@BOTH_MODES
-def test_dynamic_shrink_scale_and_regrow_on_the_old_volumes(sim: Callable[..., Simulation]) -> None:
-    s = sim(dynamic(replicas=5))
+@ON_EACH_INSTALLATION_AND_THE_IMAGE
+def test_dynamic_shrink_scale_and_regrow_on_the_old_volumes(
+    sim: Callable[..., Simulation], zookeeper: ZooKeeper | None
+) -> None:
+    """Pods 3 and 4 join an ensemble of 3 (ZK_REPLICAS stays 3), zkboot shrink removes them, and
+    they rejoin on their old volumes: every membership change dynamic membership makes."""
+    sts = dynamic(replicas=5)
+    s = sim(sts if zookeeper is None else on_installation(sts, zookeeper))
     s.wait(lambda: serving(s, 5), 120, "5 members serving")
+    if zookeeper is not None:  # the pods run that installation
+        for ordinal in range(5):
+            reply = ask(s.address(ordinal), 2181, "srvr", 5.0)
+            assert f"Zookeeper version: {zookeeper.version}-" in reply, reply
     paths = written(s, 20, "before")
 
     with observed(s, "shrink 5 -> 3, scale, regrow on the old volumes") as removing:

@@ -1,21 +1,25 @@
-"""manifests/overlays/secure in the pod simulator, from the image: TLS for clients and the quorum,
-SASL DIGEST-MD5 between members and for clients.
+"""manifests/overlays/secure in the pod simulator: TLS for clients and the quorum, members let in by
+their certificate alone (mutual TLS, no quorum SASL), SASL DIGEST-MD5 for clients.
 
 podsim makes the ``zk-tls`` Secret as cert-manager's CA issuer would (one CA per run, a
 certificate naming every pod); the host's observers (status table, LeaderWatch, Writer, member
 reads) connect on 2281 as a client holding that certificate (``Simulation.clients_over_tls``).
 
-- The overlay boots 3 pods whose members found each other over TLS (the dynamic join and the
-  membership reads go to the peers' secure port), survives a leader kill and a rolling restart with
-  every acknowledged write on every member and never two leaders; the plain port 2181 answers
-  nobody outside the pod; a client without a certificate, or with one but without the clients'
-  SASL account or with a wrong password, gets no session and writes nothing.
-- A rogue member (pod 2's host name, myid, data and configuration, but a quorum certificate from
-  another CA, or the right certificate and a wrong quorum SASL password) started while pod 2 is
-  held down cannot join: the leader, the membership and the
-  data stay as they were, the rogue never serves, and the real pod 2 rejoins afterwards.
-- Quorum TLS turned on in a serving ensemble by docs/tls-and-sasl.md's three rolling restarts (port
-  unification on, quorum TLS on, port unification off) loses no write and never has two leaders.
+- On the image's ZooKeeper (upstream 3.9.5, pods from this machine's files), in ZooKeeper's default
+  FIPS mode: the overlay boots 3 pods whose quorum formed over TLS (each member's election port
+  completes a TLS handshake with the ensemble's certificate; the dynamic join and the membership
+  reads go to the peers' secure port), survives a leader kill and a rolling restart with every
+  acknowledged write on every member and never two leaders; the plain port 2181 answers nobody
+  outside the pod; a client without a certificate, or with one but without the clients' SASL
+  account or with a wrong password, gets no session and writes nothing.
+- From the image: a rogue member (pod 2's host name, myid, data and configuration) started while
+  pod 2 is held down, first with a certificate from another CA (trusting the ensemble's CA, so only
+  the ensemble's check can keep it out), then speaking plain quorum without TLS, cannot join: the
+  leader, the membership and the data stay as they were, the rogue never serves, and the real pod
+  2 rejoins afterwards.
+- Quorum TLS turned on in a serving ensemble on 3.9.5 by docs/tls-and-sasl.md's three rolling
+  restarts (port unification on, quorum TLS on, port unification off) loses no write and never has
+  two leaders.
 Every refusal is judged by what the servers did (sessions, modes, znodes), not by a log line.
 """
 
@@ -25,6 +29,7 @@ import dataclasses
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Callable
@@ -34,7 +39,9 @@ import pytest
 from kazoo.client import KazooClient  # type: ignore[import-untyped]
 
 from podsim.cluster import Simulation
+from podsim.manifest import StatefulSet
 from podsim.pki import make_ca, make_leaf
+from podsim.zk import ask
 from tests.e2e.helpers import (
     IMAGE_MODE,
     REPO,
@@ -45,19 +52,25 @@ from tests.e2e.helpers import (
     leader,
     load,
     missing_requirements,
+    on_installation,
     wait_healthy,
 )
-from tests.helpers import intruder_writes
+from tests.helpers import UPSTREAM, intruder_writes
 
 REQUIRED = missing_requirements()
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(REQUIRED is not None, reason=str(REQUIRED))]
 SECURE = REPO / "manifests" / "overlays" / "secure"
 SECRET, SECURE_PORT, CLIENT_SASL = "zk-tls", 2281, "zk-client-sasl"
-ROGUE_WATCH = 15.0  # seconds the rogue is watched: a member with the right certificate joins in ~2
+ELECTION_PORT = 3888
+PEER_WAIT = 1.0  # seconds a peer holding the ensemble's certificate listens after its handshake
+REFUSAL_WAIT = 10.0  # seconds one holding another CA's listens for the server's alert
+# Seconds each rogue is watched: many times what the real pod 2 takes to rejoin (printed at the end).
+ROGUE_WATCH = 15.0
+PODMAN_FAILED = 125  # podman exec's own exit, e.g. while the container is not running yet
 
 
-def boot(sim: Callable[..., Simulation]) -> Simulation:
-    s = sim(SECURE)
+def boot(sim: Callable[..., Simulation], sts: StatefulSet | Path = SECURE) -> Simulation:
+    s = sim(sts)
     s.clients_over_tls(SECRET, SECURE_PORT, CLIENT_SASL)
     wait_healthy(s)
     return s
@@ -84,13 +97,67 @@ def config_of(s: Simulation, ordinal: int) -> bytes:
         zk.close()
 
 
+def at_the_election_port(s: Simulation, ordinal: int, tls: ssl.SSLContext, wait: float) -> str:
+    """What pod ``ordinal``'s election port does with a TLS peer holding ``tls``'s certificate and
+    checking the server's against the CA, listening ``wait`` seconds after the handshake: ``held
+    open, <TLS version>`` when the server waits for the peer's first message, ``refused: <alert>``
+    when the server's TLS refused it (in the handshake, or right after it under TLS 1.3, where the
+    server checks the client's certificate last), else ``closed ...``."""
+    raw = socket.create_connection((s.address(ordinal), ELECTION_PORT), timeout=10)
+    with raw:
+        try:
+            with tls.wrap_socket(raw) as sock:
+                assert sock.getpeercert(), f"zk-{ordinal}'s election port showed no certificate"
+                version = sock.version()
+                sock.settimeout(wait)
+                try:
+                    got = sock.recv(1)
+                except TimeoutError:
+                    return f"held open, {version}"
+                return f"closed after {got!r}"
+        except (ssl.SSLError, ConnectionResetError) as exc:
+            return f"refused: {exc}"
+
+
+def foreign_tls(work: Path, ca: Path) -> ssl.SSLContext:
+    """A TLS client context holding a certificate for pod 0's names from a CA the ensemble does not
+    trust, and trusting the ensemble's CA ``ca``."""
+    rogue_ca, rogue_key = make_ca(work / "foreign-ca", "foreign-ca")
+    cert, key = make_leaf(work / "foreign-leaf", "zk-0", rogue_ca, rogue_key, ["zk-0"], ["127.0.0.1"])
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.load_verify_locations(ca)
+    context.load_cert_chain(cert, key)
+    return context
+
+
 # kazoo's connection thread ends in SessionClosedRequireSaslError for the client refused on purpose.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-@IMAGE_MODE
-def test_secure_overlay_keeps_every_write_through_a_leader_kill_and_a_rolling_restart(
-    sim: Callable[..., Simulation],
+def test_secure_overlay_on_3_9_keeps_every_write_through_a_leader_kill_and_a_rolling_restart(
+    sim: Callable[..., Simulation], tmp_path: Path
 ) -> None:
-    s = boot(sim)
+    s = boot(sim, on_installation(load(SECURE), UPSTREAM))
+    # The image's ZooKeeper, in its default FIPS mode (the overlay sets no zookeeper.fips-mode).
+    for ordinal in range(s.replicas):
+        reply = ask(s.address(ordinal), SECURE_PORT, "srvr", 5.0, s.client_tls)
+        assert f"Zookeeper version: {UPSTREAM.version}-" in reply, reply
+        pid = s.pods[ordinal].main_pid()
+        assert pid is not None
+        assert b"zookeeper.fips-mode" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    # The quorum formed over TLS only: sslQuorum without port unification. Every member's election
+    # port takes the ensemble's certificate, and refuses one from another CA although it names a pod
+    # (in FIPS mode the JDK's trust manager checks it, not ZooKeeper's own).
+    cfg = (s.pvc_dir(0, "datadir") / "data" / "membership" / "zoo.cfg").read_text()
+    assert "sslQuorum=true\n" in cfg and "portUnification=false\n" in cfg, cfg
+    assert not [line for line in cfg.splitlines() if line.startswith("quorum.auth.")], cfg
+    assert s.client_tls is not None
+    foreign = foreign_tls(tmp_path, s.tls_ca())
+    seen = {
+        i: (at_the_election_port(s, i, s.client_tls, PEER_WAIT), at_the_election_port(s, i, foreign, REFUSAL_WAIT))
+        for i in range(3)
+    }
+    assert all(ours.startswith("held open") and theirs.startswith("refused") for ours, theirs in seen.values()), seen
+    versions = {ours.rsplit(" ", 1)[1] for ours, _ in seen.values()}
     # The plain port listens on the pod's loopback only: from the host it refuses.
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((s.address(0), 2181), timeout=2).close()
@@ -126,17 +193,19 @@ def test_secure_overlay_keeps_every_write_through_a_leader_kill_and_a_rolling_re
         writer.wait_for(len(writer.acknowledged) + 20, 60)
     assert watch.max_leaders == 1, watch.summary()
     assert_all_members_agree(s, writer.acknowledged)
-    print(f"\nsecure overlay: {len(writer.acknowledged)} writes acknowledged, 0 lost; {watch.summary()}")
+    print(
+        f"\nsecure overlay on {UPSTREAM.version} (quorum over {', '.join(sorted(versions))}; another CA's "
+        f"certificate {seen[0][1]}): {len(writer.acknowledged)} writes acknowledged, 0 lost; {watch.summary()}"
+    )
     assert_no_secret_shows(s)
 
 
 def assert_no_secret_shows(s: Simulation) -> None:
-    """The quorum password and the key's lines are in no JVM's argv or environment, nor in any
+    """The clients' password and the key's lines are in no JVM's argv or environment, nor in any
     pod's log (zkboot's lines and ZooKeeper's)."""
-    password = (s.secret_dir("zk-quorum-sasl") / "password").read_text().strip()
     client_password = (s.secret_dir(CLIENT_SASL) / "password").read_text().strip()
     key_lines = [line for line in (s.secret_dir(SECRET) / "tls.key").read_text().splitlines() if "-----" not in line]
-    secrets = [password, client_password, *key_lines[:3]]
+    secrets = [client_password, *key_lines[:3]]
     for ordinal in range(s.replicas):
         pid = s.pods[ordinal].main_pid()
         assert pid is not None
@@ -149,120 +218,128 @@ def assert_no_secret_shows(s: Simulation) -> None:
 
 
 def rogue_secret(s: Simulation, work: Path) -> Path:
-    """A TLS Secret's dir for pod 2's names, from a CA the ensemble does not trust."""
+    """A TLS Secret's dir for pod 2's names, its certificate from a CA the ensemble does not trust;
+    its ``ca.crt`` is the ensemble's, so the rogue itself would accept the members."""
     ca, ca_key = make_ca(work / "rogue-ca", "rogue-ca")
     names = ["zk-2.zk-hs.default.svc.cluster.local", "zk-2"]
     cert, key = make_leaf(work / "rogue-leaf", "zk-2", ca, ca_key, names, ["127.0.0.1"])
     secret = work / "rogue-secret"
     secret.mkdir()
-    for source, name in ((cert, "tls.crt"), (key, "tls.key"), (ca, "ca.crt")):
+    for source, name in ((cert, "tls.crt"), (key, "tls.key"), (s.tls_ca(), "ca.crt")):
         shutil.copy(source, secret / name)
         (secret / name).chmod(0o444)
     return secret
 
 
-@IMAGE_MODE
-@pytest.mark.parametrize("wrong", ["certificate", "password"])
-def test_a_rogue_member_without_the_ensembles_credentials_cannot_join(
-    sim: Callable[..., Simulation], tmp_path: Path, wrong: str
-) -> None:
-    """``certificate``: its quorum certificate from another CA; ``password``: the right certificate,
-    a wrong quorum SASL password."""
-    s = boot(sim)
+def watch_a_rogue(s: Simulation, work: Path, kind: str, membership: bytes, before: int) -> None:
+    """Start a rogue pod 2 in pod 2's network namespace (its data and configuration as they were,
+    key stores from ``rogue_secret``; ``plain``: its quorum without TLS too), watch it for
+    ROGUE_WATCH seconds, then remove it: it never serves, ``before`` stays the leader, and the
+    membership stays ``membership``."""
     assert s.image is not None
-    membership = config_of(s, 0)
-    conf = s.pods[2].volume_dirs()["/opt/zookeeper/conf"]
-    s.kill(2, hold=True)
-    s.wait(lambda: [s.mode(i) for i in (0, 1)].count("leader") == 1, 60, "a leader among zk-0 and zk-1")
-    before = next(i for i in (0, 1) if s.mode(i) == "leader")
-
-    # The rogue: pod 2's data and configuration as they were, its quorum key store from another CA.
-    rogue_data, rogue_conf = tmp_path / "data", tmp_path / "conf"
+    work.mkdir()
+    rogue_data, rogue_conf = work / "data", work / "conf"
     shutil.copytree(s.pvc_dir(2, "datadir"), rogue_data, symlinks=True)
-    shutil.copytree(conf, rogue_conf)
-    if wrong == "certificate":
-        secret = rogue_secret(s, tmp_path)
-        store = (secret / "tls.key").read_text() + (secret / "tls.crt").read_text()
-        (rogue_conf / "quorum-keystore.pem").write_text(store)
-    else:
-        secret = tmp_path / "rogue-secret"
-        shutil.copytree(s.secret_dir(SECRET), secret)
-        password = (s.secret_dir("zk-quorum-sasl") / "password").read_text().strip()
-        jaas = (rogue_conf / "jaas.conf").read_text()
-        assert jaas.count(f'"{password}"') == 2, "the JAAS file does not hold the quorum password twice"
-        (rogue_conf / "jaas.conf").write_text(jaas.replace(f'"{password}"', '"not-the-password"'))
+    shutil.copytree(s.pods[2].volume_dirs()["/opt/zookeeper/conf"], rogue_conf)
+    secret = rogue_secret(s, work)
+    store = (secret / "tls.key").read_text() + (secret / "tls.crt").read_text()
+    for name in ("quorum-keystore.pem", "client-keystore.pem"):  # no key of the ensemble's at all
+        (rogue_conf / name).write_text(store)
+    cfg = rogue_data / "data" / "membership" / "zoo.cfg"
+    assert "sslQuorum=true\n" in cfg.read_text()
+    if kind == "plain":
+        cfg.write_text(cfg.read_text().replace("sslQuorum=true\n", "sslQuorum=false\n"))
     for path in (rogue_data, rogue_conf, secret):
         subprocess.run(["chown", "-R", "1000:1000", str(path)], check=True, timeout=30)
-    zoo_cfg = "/var/lib/zookeeper/data/membership/zoo.cfg"
-    name = f"{s.run_id}-rogue"
+    for directory in ("tmp", "logs"):
+        (work / directory).mkdir()
+        shutil.chown(work / directory, 1000, 1000)
+    name = f"{s.run_id}-rogue-{kind}"
     argv = s.image.run_argv(
         name, "zk-2", s.pods[2].netns,
         [(rogue_data, "/var/lib/zookeeper", False), (rogue_conf, "/opt/zookeeper/conf", False),
-         (secret, "/opt/zookeeper/secrets/tls", True), (tmp_path / "tmp", "/tmp", False),
-         (s.secret_dir("zk-quorum-sasl"), "/opt/zookeeper/secrets/quorum-sasl", True),
-         (tmp_path / "logs", "/var/log/zookeeper", False)],
+         (secret, "/opt/zookeeper/secrets/tls", True), (work / "tmp", "/tmp", False),
+         (work / "logs", "/var/log/zookeeper", False)],
         {"ZOOCFGDIR": "/opt/zookeeper/conf", "ZOO_LOG_DIR": "/var/log/zookeeper", "ZK_SERVER_HEAP": "256"},
-        s.sts.security, s.sts.memory_limit, ["zkServer.sh", "start-foreground", zoo_cfg],
+        s.sts.security, s.sts.memory_limit,
+        ["zkServer.sh", "start-foreground", "/var/lib/zookeeper/data/membership/zoo.cfg"],
     )  # fmt: skip
-    for directory in ("tmp", "logs"):
-        (tmp_path / directory).mkdir()
-        shutil.chown(tmp_path / directory, 1000, 1000)
-    log = (tmp_path / "rogue.log").open("wb")
-    rogue = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=s.image.store.env)
+    with (work / "rogue.log").open("wb") as log:
+        rogue = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=s.image.store.env)
+    image = s.image
+
+    def ready() -> int:
+        """The rogue's readiness probe's exit, or podman's (125) while its container is not running yet."""
+        assert rogue.poll() is None, (work / "rogue.log").read_text()[-2000:]
+        return subprocess.run(
+            image.exec_argv(name, ["zkboot", "probe", "ready"]), env=image.store.env,
+            capture_output=True, text=True, timeout=30, check=False,
+        ).returncode  # fmt: skip
+
     try:
-        with LeaderWatch(s) as watch, Writer(s) as writer:
-            writer.wait_for(10, 60)
-            deadline = time.monotonic() + ROGUE_WATCH
-            states = set()
-            while time.monotonic() < deadline:
-                assert rogue.poll() is None, (tmp_path / "rogue.log").read_text()[-2000:]
-                probe = subprocess.run(
-                    s.image.exec_argv(name, ["zkboot", "probe", "ready"]), env=s.image.store.env,
-                    capture_output=True, text=True, timeout=30, check=False,
-                )  # fmt: skip
-                states.add(probe.returncode)
-                time.sleep(0.5)
-            writer.wait_for(len(writer.acknowledged) + 10, 60)
-        assert states == {1}, "the rogue served at some point"
-        assert s.mode(before) == "leader" and watch.max_leaders == 1, watch.summary()
-        assert watch.split_polls() == [], watch.summary()
-        assert config_of(s, 0) == membership, "the rogue changed the membership"
+        s.wait(lambda: ready() != PODMAN_FAILED, 60, f"the rogue ({kind})'s container running")
+        deadline = time.monotonic() + ROGUE_WATCH
+        states = set()
+        while time.monotonic() < deadline:
+            states.add(ready())
+            time.sleep(0.5)
+        assert states == {1}, f"the rogue ({kind}) served at some point (probe exits {sorted(states)})"
+        assert s.mode(before) == "leader", f"the leader changed while the rogue ({kind}) ran"
+        assert config_of(s, 0) == membership, f"the rogue ({kind}) changed the membership"
     finally:
         s.image.signal(name, "KILL")
         rogue.wait(timeout=30)
         s.image.remove(name)
-        log.close()
+
+
+@IMAGE_MODE
+def test_a_rogue_member_without_a_certificate_the_ca_signed_cannot_join(
+    sim: Callable[..., Simulation], tmp_path: Path
+) -> None:
+    """Two rogues in turn on one ensemble: ``certificate``, its key stores from another CA;
+    ``plain``, that and its quorum without TLS."""
+    s = boot(sim)
+    membership = config_of(s, 0)
+    s.kill(2, hold=True)
+    s.wait(lambda: [s.mode(i) for i in (0, 1)].count("leader") == 1, 60, "a leader among zk-0 and zk-1")
+    before = next(i for i in (0, 1) if s.mode(i) == "leader")
+    with LeaderWatch(s) as watch, Writer(s) as writer:
+        writer.wait_for(10, 60)
+        for kind in ("certificate", "plain"):
+            watch_a_rogue(s, tmp_path / kind, kind, membership, before)
+            writer.wait_for(len(writer.acknowledged) + 10, 60)
+    assert watch.max_leaders == 1 and watch.split_polls() == [], watch.summary()
 
     restarted = time.monotonic()
     s.restart(2)
     wait_healthy(s, what="the real zk-2 back")
     took = time.monotonic() - restarted
-    print(f"\nrogue (wrong {wrong}) refused for {ROGUE_WATCH:g}s; the real zk-2 rejoined in {took:.1f}s")
+    print(f"\nrogues (another CA's certificate, plain quorum) refused for {ROGUE_WATCH:g}s each; "
+          f"the real zk-2 rejoined in {took:.1f}s")  # fmt: skip
     assert_all_members_agree(s, writer.acknowledged)
 
 
 def test_the_overlay_is_the_one_booted() -> None:
     sts = load(SECURE)
     assert sts.env["ZK_SECURE_CLIENT_PORT"] == str(SECURE_PORT) and sts.env["ZK_QUORUM_TLS"] == "on"
-    assert {secret for _, secret, _, _ in sts.secrets} == {"zk-super", SECRET, "zk-quorum-sasl", CLIENT_SASL}
+    assert "ZK_QUORUM_SASL_DIR" not in sts.env and "ZK_FIPS_MODE" not in sts.env
+    assert {secret for _, secret, _, _ in sts.secrets} == {"zk-super", SECRET, CLIENT_SASL}
 
 
 def test_quorum_tls_is_turned_on_by_three_rolling_restarts_without_losing_a_write(
     sim: Callable[..., Simulation],
 ) -> None:
     """docs/tls-and-sasl.md's steps, each a rolling update of the StatefulSet: port unification on, quorum TLS
-    on, port unification off; a writer and a leader watch run throughout (pods from this machine's
-    files: the image's pods are booted by the tests above)."""
-    secure = load(SECURE)
+    on, port unification off; a writer and a leader watch run throughout (on the image's ZooKeeper,
+    pods from this machine's files)."""
+    secure = on_installation(load(SECURE), UPSTREAM)
     steps = [
         {"ZK_QUORUM_TLS": "off"},
         {"ZK_QUORUM_TLS": "off", "ZK_PORT_UNIFICATION": "on"},
         {"ZK_QUORUM_TLS": "on", "ZK_PORT_UNIFICATION": "on"},
         {"ZK_QUORUM_TLS": "on", "ZK_PORT_UNIFICATION": "off"},
     ]
-    s = sim(dataclasses.replace(secure, env={**secure.env, **steps[0]}))
-    s.clients_over_tls(SECRET, SECURE_PORT, CLIENT_SASL)
-    wait_healthy(s)
+    s = boot(sim, dataclasses.replace(secure, env={**secure.env, **steps[0]}))
     took = []
     with LeaderWatch(s) as watch, Writer(s) as writer:
         writer.wait_for(10, 60)
