@@ -2,17 +2,18 @@
 
 * The bases: scripts/standins.py's Debian root filesystem (Python 3.11 with pip, OpenJDK 17 at
   /opt/java/openjdk), imported under the Dockerfile's repository names with its pinned tags.
-* The ZooKeeper tarball: ``apache-zookeeper-<version>-bin/`` assembled from Debian's zookeeper
-  package: Debian's ``zkServer.sh``, the jars its zookeeper.jar names (the transitive closure of the
-  manifests' Class-Path, plus log4j 1.2 and its slf4j binding) in ``lib/``, and ZK_ENV below as
-  ``zkEnv.sh``, since Debian's is a link to its fixed /etc configuration.  The result has the
-  upstream layout: ZOOCFGDIR from the environment, java.env sourced, ``lib/*.jar`` on the classpath.
+* The ZooKeeper tarball: ``apache-zookeeper-<version>-bin/`` made from the upstream tree that
+  scripts/zookeeper.py assembles from Maven Central's jars (ZooKeeper 3.9.5): its ``lib/*.jar``
+  (logback as the slf4j binding, the Prometheus metrics provider), ``bin/zkServer.sh`` and
+  ``bin/zkEnv.sh``, and ``conf/``; plus a ``docs/`` and a ``bin/*.cmd`` for the Dockerfile to delete.
 * PyPI: scripts/standins.py's wheels, served as a PEP 503 index.
 
 The tarball and the index are served over HTTP on 127.0.0.1 (the build runs with the host's
 network, which in the test suite is a namespace with only loopback); the build arguments point the
-Dockerfile at them.  What this cannot show: upstream's own zkEnv.sh and its logback logging
-(3.8+), and the Temurin JRE.
+Dockerfile at them.  What this cannot show: upstream's own ``bin/`` scripts (zkServer.sh is
+Debian's, zkEnv.sh the tests' own; zkCli.sh and the others are absent), its ``conf/`` and docs, the
+Prometheus provider at 3.9.5 rather than 3.9.4, and the Temurin JRE and the python image's own
+interpreter build (both bases are the Debian root filesystem).
 """
 
 from __future__ import annotations
@@ -26,83 +27,47 @@ import re
 import shutil
 import tarfile
 import threading
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from podsim.podman import Store
 from scripts import standins
+from scripts import zookeeper as upstream
 
-DEBIAN_BIN = Path("/usr/share/zookeeper/bin")
-DEBIAN_JARS = Path("/usr/share/java")
-ZOOKEEPER_VERSION = "3.8.0"  # Debian bookworm's
-ROOT_JARS = ("zookeeper.jar", "slf4j-log4j12.jar", "log4j-1.2.jar", "servlet-api.jar", "netty-codec.jar")
 PYTHON_REPOSITORY = "localhost/standin/python"
 TEMURIN_REPOSITORY = "localhost/standin/eclipse-temurin"
 IMAGE = "localhost/zkboot:image-test"
 BUILD_TIMEOUT = 900.0  # seconds
 
-# What upstream's bin/zkEnv.sh does that zkServer.sh and zkboot rely on, in the tarball's layout.
-ZK_ENV = """\
-# zkEnv.sh of the test stand-in tarball (upstream's layout: the environment decides).
-ZOOKEEPER_PREFIX="${ZOOBINDIR}/.."
-if [ -z "$ZOOCFGDIR" ]; then ZOOCFGDIR="$ZOOKEEPER_PREFIX/conf"; fi
-if [ -f "$ZOOCFGDIR/java.env" ]; then . "$ZOOCFGDIR/java.env"; fi
-ZOOCFG="$ZOOCFGDIR/${ZOOCFG:-zoo.cfg}"
-if [ -z "$ZOO_LOG_DIR" ]; then ZOO_LOG_DIR="$ZOOKEEPER_PREFIX/logs"; fi
-if [ -n "$JAVA_HOME" ]; then JAVA="$JAVA_HOME/bin/java"; else JAVA=java; fi
-CLASSPATH="$ZOOCFGDIR"
-for jar in "$ZOOKEEPER_PREFIX"/lib/*.jar; do CLASSPATH="$CLASSPATH:$jar"; done
-export SERVER_JVMFLAGS="-Xmx${ZK_SERVER_HEAP:-1000}m $SERVER_JVMFLAGS"
-JVMFLAGS="$SERVER_JVMFLAGS $JVMFLAGS"
-"""
 
-
-def class_path(jar: Path) -> list[Path]:
-    """The jars a jar's manifest names in Class-Path."""
-    with zipfile.ZipFile(jar) as archive:
-        try:
-            manifest = archive.read("META-INF/MANIFEST.MF").decode(errors="replace")
-        except KeyError:
-            return []
-    joined = re.sub(r"\r?\n ", "", manifest)  # continuation lines start with one space
-    match = re.search(r"^Class-Path: (.*)$", joined, re.MULTILINE)
-    return [jar.parent / entry for entry in match.group(1).split()] if match else []
-
-
-def jar_closure() -> list[Path]:
-    """Debian's jars for a running server: ROOT_JARS and everything their manifests pull in."""
-    seen: dict[str, Path] = {}
-    todo = [DEBIAN_JARS / name for name in ROOT_JARS]
-    while todo:
-        jar = todo.pop()
-        if jar.name in seen or not jar.is_file():
-            continue
-        seen[jar.name] = jar
-        todo += class_path(jar.resolve())
-    return sorted(seen.values())
+def tarball_members() -> list[tuple[str, Path]]:
+    """(path in the tarball under its top dir, file) for what the tarball takes from the upstream
+    tree: lib's jars, the two scripts, conf's files (not the logs dir a server may have made there)."""
+    home = upstream.HOME
+    members = [(f"bin/{name}", home / "bin" / name) for name in ("zkServer.sh", "zkEnv.sh")]
+    members += [(f"conf/{path.name}", path) for path in sorted((home / "conf").iterdir()) if path.is_file()]
+    members += [(f"lib/{path.name}", path) for path in sorted((home / "lib").glob("*.jar"))]
+    return members
 
 
 def zookeeper_tarball(dest: Path) -> tuple[Path, str]:
     """The stand-in tarball under ``dest`` in the mirror's layout; its path and SHA-512."""
-    top = f"apache-zookeeper-{ZOOKEEPER_VERSION}-bin"
-    path = dest / f"zookeeper-{ZOOKEEPER_VERSION}" / f"{top}.tar.gz"
+    top = f"apache-zookeeper-{upstream.VERSION}-bin"
+    path = dest / f"zookeeper-{upstream.VERSION}" / f"{top}.tar.gz"
     path.parent.mkdir(parents=True)
-    with tarfile.open(path, "w:gz") as archive:
+    # The jars are compressed already: a higher level only costs time.
+    with tarfile.open(path, "w:gz", compresslevel=1) as archive:
 
         def add_bytes(name: str, data: bytes, mode: int) -> None:
             info = tarfile.TarInfo(f"{top}/{name}")
             info.size, info.mode = len(data), mode
             archive.addfile(info, io.BytesIO(data))
 
-        add_bytes("bin/zkServer.sh", (DEBIAN_BIN / "zkServer.sh").read_bytes(), 0o755)
-        add_bytes("bin/zkEnv.sh", ZK_ENV.encode(), 0o755)
+        for name, source in tarball_members():
+            add_bytes(name, source.read_bytes(), 0o755 if name.startswith("bin/") else 0o644)
+        # What the Dockerfile deletes, so that its rm is shown to work.
         add_bytes("bin/zkServer.cmd", b"rem removed by the image\r\n", 0o644)
         add_bytes("docs/index.html", b"<p>removed by the image</p>\n", 0o644)
-        add_bytes("conf/zoo_sample.cfg", b"tickTime=2000\n", 0o644)
-        for jar in jar_closure():
-            name = f"zookeeper-{ZOOKEEPER_VERSION}.jar" if jar.name == "zookeeper.jar" else jar.name
-            add_bytes(f"lib/{name}", jar.resolve().read_bytes(), 0o644)
     return path, hashlib.sha512(path.read_bytes()).hexdigest()
 
 
@@ -152,8 +117,11 @@ def missing() -> str | None:
         return "podman and runc are not installed (./dev setup installs them)"
     if not standins.ROOTFS.is_file() or not standins.WHEELS.is_dir():
         return f"{standins.STANDINS} is incomplete (./dev setup runs scripts/standins.py)"
-    if not (DEBIAN_BIN / "zkServer.sh").is_file():
-        return "Debian's zookeeper package is not installed"
+    jar = upstream.HOME / "lib" / f"zookeeper-{upstream.VERSION}.jar"
+    if not all(
+        path.is_file() for path in (upstream.HOME / "bin" / "zkServer.sh", upstream.HOME / "bin" / "zkEnv.sh", jar)
+    ):
+        return f"{upstream.HOME} is incomplete (./dev setup runs scripts/zookeeper.py)"
     return None
 
 
@@ -175,7 +143,7 @@ def build(store: Store, context: Path, work: Path) -> str:
             "--build-arg", f"PYTHON_REPOSITORY={PYTHON_REPOSITORY}",
             "--build-arg", f"TEMURIN_REPOSITORY={TEMURIN_REPOSITORY}",
             "--build-arg", f"ZOOKEEPER_MIRROR={url}/zookeeper",
-            "--build-arg", f"ZOOKEEPER_VERSION={ZOOKEEPER_VERSION}",
+            "--build-arg", f"ZOOKEEPER_VERSION={upstream.VERSION}",
             "--build-arg", f"ZOOKEEPER_SHA512={sha512}",
             "--build-arg", f"PIP_INDEX_URL={url}/pypi/simple",
             str(context),
