@@ -313,9 +313,9 @@ def test_probes_on_a_server_whose_whitelist_zkboot_did_not_write(
         f"tickTime=2000\ndataDir={paths.data}\nclientPort={paths.client_port}\n"
         "admin.enableServer=false\n4lw.commands.whitelist=ruok\n"
     )
-    started = zk_launcher(
-        [str(zookeeper.zkserver), "start-foreground", str(cfg)], paths, {"ZOOCFGDIR": str(paths.conf)}
-    )
+    # ZOO_LOG_DIR: zkServer.sh makes it, by default inside the installation.
+    environ = {"ZOOCFGDIR": str(paths.conf), "ZOO_LOG_DIR": str(paths.root / "log")}
+    started = zk_launcher([str(zookeeper.zkserver), "start-foreground", str(cfg)], paths, environ)
     port = ("--port", str(started.port))
     wait_until(lambda: passes(run("probe", "ready", *port)), START_TIMEOUT, what="srvr to say the server serves")
     result = run("probe", "live", *port)
