@@ -32,7 +32,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 @pytest.fixture
 def sim(request: pytest.FixtureRequest) -> Iterator[Callable[..., Simulation]]:
     """A factory: ``sim(manifest, replicas=None)`` -> a started Simulation, closed after the test.
-    Parametrized indirectly with "image" (BOTH_MODES), the pods run from the built image."""
+    Parametrized indirectly with "image" (IMAGE_MODE), the pods run from the built image."""
     made: list[Simulation] = []
     request.node.stash[SIMS] = made
     image = None

@@ -169,10 +169,8 @@ def dump(sim: Simulation) -> str:
     return "\n".join(parts)
 
 
-# For a test that runs twice: with the pods from this machine's files (host) and from the image
-# docker/Dockerfile builds (podman, securityContext honoured; marker ``image``).
-BOTH_MODES = pytest.mark.parametrize("sim", ["host", pytest.param("image", marks=pytest.mark.image)], indirect=True)
-
+# For a test whose pods run from the image docker/Dockerfile builds (podman, securityContext
+# honoured; marker ``image``), not from this machine's files (host, the default).
 IMAGE_MODE = pytest.mark.parametrize("sim", [pytest.param("image", marks=pytest.mark.image)], indirect=True)
 
 

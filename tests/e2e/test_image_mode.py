@@ -3,8 +3,9 @@
 The base manifest's pods, from the image docker/Dockerfile builds (session fixture ``built_image``),
 run as uid 1000 with the PVC group-owned by fsGroup 1000; a container that would run as root under
 ``runAsNonRoot`` is never started; with the conf volume taken away, the read-only root filesystem
-stops zkboot before ZooKeeper starts, with one line naming the dir and the read-only file system.  The tests in
-test_statefulset.py and test_membership.py marked BOTH_MODES show the ensemble itself in image mode.
+stops zkboot before ZooKeeper starts, with one line naming the dir and the read-only file system.
+The tests in test_statefulset.py and test_membership.py whose ``sim`` is "image" show the ensemble
+itself in image mode.
 """
 
 from __future__ import annotations
