@@ -89,7 +89,7 @@ class Ensemble:
             *TIMING,
         ]
 
-    def start(self, ordinal: int) -> None:
+    def start(self, ordinal: int, extra: tuple[str, ...] = ()) -> None:
         paths = ZkPaths(self.root / f"zk-{ordinal}", client_port=self.client_port)
         paths.root.mkdir(exist_ok=True)
         command = [
@@ -103,6 +103,7 @@ class Ensemble:
             "--set",
             f"admin.serverAddress={address(ordinal)}",
             *self.flags,
+            *extra,
         ]
         self.members[ordinal] = self.launcher(self.in_pod(command), paths, self.env)
 
@@ -240,33 +241,44 @@ def serving(group: Ensemble, ordinal: int) -> bool:
     return group.probe("ready", ordinal).returncode == 0
 
 
-@pytest.mark.parametrize("zookeeper", [UPSTREAM], ids=lambda z: z.name)
-def test_quorum_sasl_on_zookeeper_395_forms_only_with_fips_mode_off(
+def account(directory: Path, password: str) -> Path:
+    """A quorum SASL Secret's dir: the account every member proves to the others."""
+    directory.mkdir()
+    (directory / "username").write_text("zk-quorum\n")
+    (directory / "password").write_text(password + "\n")
+    return directory
+
+
+@on_each_installation
+def test_quorum_sasl_lets_in_only_members_with_the_account(
     zk_launcher: Any, tmp_path: Path, zookeeper: ZooKeeper
 ) -> None:
-    """What zkboot's FIPS guard says, shown on the real server: two ensembles with the same quorum
-    account start side by side, one with --fips-mode off, one whose JVM gets zookeeper.fips-mode=true
-    (a user's JVMFLAGS comes after zkboot's flags, so it wins). The first forms a quorum; the
-    second, given as long again and more, has no member serving."""
-    account = tmp_path / "quorum-sasl"
-    account.mkdir()
-    (account / "username").write_text("zk-quorum\n")
-    (account / "password").write_text("quorum-secret\n")
-    flags = (f"--quorum-sasl-dir={account}", "--fips-mode=off")
-    off = Ensemble(tmp_path / "fips-off", zk_launcher, flags)
-    on = Ensemble(tmp_path / "fips-on", zk_launcher, flags, {"JVMFLAGS": "-Dzookeeper.fips-mode=true"})
-    for group in (off, on):
+    """Members zk-0 and zk-1 hold the quorum account, zk-2 a wrong password: the first two form a
+    quorum, zk-2 never serves.  On 3.9.5, beside them, the same ensemble in FIPS mode (the JVM gets
+    zookeeper.fips-mode=true through a user's JVMFLAGS, which comes after zkboot's flags) has no
+    member serving at all: what zkboot's guard says to refuse without --fips-mode off."""
+    right = account(tmp_path / "right", "quorum-secret")
+    wrong = account(tmp_path / "wrong", "not-the-secret")
+    flags = ("--fips-mode=off",)  # nothing to 3.8, which has no FIPS mode
+    group = Ensemble(tmp_path / "sasl", zk_launcher, flags)
+    for ordinal in range(SERVERS):
+        group.start(ordinal, (f"--quorum-sasl-dir={wrong if ordinal == 2 else right}",))
+    fips: Ensemble | None = None
+    if zookeeper == UPSTREAM:  # the FIPS mode comparison
+        fips = Ensemble(tmp_path / "fips", zk_launcher, (), {"JVMFLAGS": "-Dzookeeper.fips-mode=true"})
         for ordinal in range(SERVERS):
-            group.start(ordinal)
+            fips.start(ordinal, (f"--quorum-sasl-dir={right}", "--fips-mode=off"))
     started = time.monotonic()
-    wait_until(off.all_ready, FORM_TIMEOUT, interval=0.25, what="the --fips-mode off ensemble to serve")
+    wait_until(lambda: serving(group, 0) and serving(group, 1), FORM_TIMEOUT, interval=0.25, what="zk-0 and zk-1")
     formed = time.monotonic() - started
-    # As long again as the first took to form (and no less than a few election rounds).
+    # As long again as the quorum took to form (and no less than a few election rounds).
     deadline = time.monotonic() + max(formed, 5.0)
+    outsiders = [(group, 2)] + [(fips, i) for i in range(SERVERS) if fips is not None]
     while time.monotonic() < deadline:
-        for ordinal, member in on.members.items():
-            assert member.process.poll() is None, f"zk-{ordinal} exited:\n{member.text()[-3000:]}"
-        assert not any(serving(on, i) for i in range(SERVERS)), "a member in FIPS mode got a quorum with SASL"
+        for each, ordinal in outsiders:
+            member = each.members[ordinal]
+            assert member.process.poll() is None, f"{each.root.name} zk-{ordinal} exited:\n{member.text()[-3000:]}"
+            assert not serving(each, ordinal), f"{each.root.name} zk-{ordinal} got into a quorum"
         time.sleep(0.5)  # pacing the polls, not waiting for an event
-    code, status = off.status(0)
-    assert code == 0 and sorted(m["mode"] for m in status["members"]) == ["follower", "follower", "leader"]
+    code, status = group.status(0)
+    assert code == 0 and sorted(m["mode"] for m in status["members"][:2]) == ["follower", "leader"], status
