@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from podsim.manifest import quantity_bytes
 from tests.helm import CASES, CHART, HELMS, RELEASE, TWO_SERVERS, Obj, objects, run, template, template_text
 from tests.test_manifests import (
     VERSIONS,
@@ -28,6 +31,7 @@ from tests.test_manifests import (
     pod_spec,
     port_of,
     render,
+    render_member,
     rendered,
     service_link_names,
     validate_exactly,
@@ -566,3 +570,118 @@ def test_min_server_id_offsets_every_myid() -> None:
         assert document["identity"]["myid"] == ordinal + 10
         servers = document["identity"]["servers"]
         assert [line.split("=", 1)[0] for line in servers] == ["server.10", "server.11", "server.12"]
+
+
+# --- Bitnami's resourcesPreset ---------------------------------------------------------------------
+
+# Bitnami's presets (its charts' common library 2.x, as its zookeeper chart 13.8 ships it), written
+# out here rather than read from the chart, so that a wrong number in files/resources-presets.yaml
+# fails: preset -> ((cpu, memory) requested, (cpu, memory) limits); every preset requests 50Mi of
+# ephemeral storage and limits it to 2Gi.
+BITNAMI_PRESETS = {
+    "nano": (("100m", "128Mi"), ("150m", "192Mi")),
+    "micro": (("250m", "256Mi"), ("375m", "384Mi")),
+    "small": (("500m", "512Mi"), ("750m", "768Mi")),
+    "medium": (("500m", "1024Mi"), ("750m", "1536Mi")),
+    "large": (("1.0", "2048Mi"), ("1.5", "3072Mi")),
+    "xlarge": (("1.0", "3072Mi"), ("3.0", "6144Mi")),
+    "2xlarge": (("1.0", "3072Mi"), ("6.0", "12288Mi")),
+}
+MIB = 1 << 20
+
+
+def bitnami_resources(preset: str) -> Obj:
+    (cpu, memory), (cpu_limit, memory_limit) = BITNAMI_PRESETS[preset]
+    return {
+        "requests": {"cpu": cpu, "memory": memory, "ephemeral-storage": "50Mi"},
+        "limits": {"cpu": cpu_limit, "memory": memory_limit, "ephemeral-storage": "2Gi"},
+    }
+
+
+def resources_with(helm: str, *args: str) -> Obj | None:
+    """The ZooKeeper container's resources as ``helm template ARGS`` renders them (None: none)."""
+    done = run(helm, "template", RELEASE, str(CHART), *args)
+    assert done.returncode == 0, done.stderr
+    resources: Obj | None = container(only(objects(done.stdout), "StatefulSet")).get("resources")
+    return resources
+
+
+@pytest.mark.parametrize("helm", HELMS)
+@pytest.mark.parametrize("preset", BITNAMI_PRESETS)
+def test_each_bitnami_preset_renders_bitnamis_numbers(helm: str, preset: str) -> None:
+    assert resources_with(helm, "--set", f"resourcesPreset={preset}") == bitnami_resources(preset)
+
+
+@pytest.mark.parametrize("helm", HELMS)
+def test_a_bitnami_values_file_with_a_preset_gets_it(helm: str, tmp_path: Path) -> None:
+    """Bitnami's values file as it comes, `resources: {}` beside the preset: the preset applies
+    (the chart's own sizing is not a non-empty resources that would win over it)."""
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump({"resourcesPreset": "micro", "resources": {}, "tls": {"resourcesPreset": "nano"}}))
+    assert resources_with(helm, "-f", str(values)) == bitnami_resources("micro")
+
+
+@pytest.mark.parametrize("helm", HELMS)
+def test_resources_given_win_over_a_preset_whole(helm: str) -> None:
+    """As in Bitnami's charts: resources, when given, is the container's resources, nothing of the
+    preset's kept (no CPU limit, no ephemeral storage)."""
+    given = "resources.requests.memory=2Gi,resources.limits.memory=2Gi"
+    expected = {"requests": {"memory": "2Gi"}, "limits": {"memory": "2Gi"}}
+    assert resources_with(helm, "--set", f"resourcesPreset=micro,{given}") == expected
+    assert resources_with(helm, "--set", f"resourcesPreset=none,{given}") == expected
+    assert resources_with(helm, "--set", "resourcesPreset=none") is None
+
+
+@pytest.mark.parametrize("helm", HELMS)
+def test_without_a_preset_resources_are_laid_over_the_charts_own(helm: str) -> None:
+    """The default preset ("") is the chart's own sizing; an old install line's
+    ``--set resources.requests.memory=200Mi`` changes that one key and keeps the memory limit the
+    heap is sized from."""
+    own = container(statefulset("defaults"))["resources"]
+    laid_over = resources_with(helm, *TWO_SERVERS)
+    assert laid_over == {"requests": {**own["requests"], "memory": "200Mi"}, "limits": own["limits"]}
+    assert resources_with(helm, "--set", "resourcesPreset=") == own
+
+
+@pytest.mark.parametrize("helm", HELMS)
+def test_an_unknown_preset_fails_the_schema_naming_the_presets(helm: str) -> None:
+    stderr = fails(helm, "--set", "resourcesPreset=huge")
+    (line,) = [line for line in stderr.splitlines() if "resourcesPreset" in line]
+    assert "schema" in stderr and all(preset in line for preset in ("none", *BITNAMI_PRESETS)), stderr
+    # Past the schema (helm's --skip-schema-validation), the template refuses it as well.
+    stderr = fails(helm, "--set", "resourcesPreset=huge", "--skip-schema-validation")
+    lines = [line for line in stderr.splitlines() if "values:" in line]
+    assert len(lines) == 1 and 'values: resourcesPreset=huge: expected "" ' in lines[0], stderr
+    assert all(preset in lines[0] for preset in BITNAMI_PRESETS), stderr
+
+
+def test_schema_takes_exactly_the_presets() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    assert set(schema["properties"]["resourcesPreset"]["enum"]) == {"", "none", *BITNAMI_PRESETS}
+
+
+UNSHARE_CGROUP = (
+    "unshare", "--mount", "--", "sh", "-c",
+    'mount -t tmpfs -o size=64k zkboot-test /sys/fs/cgroup && echo "$1" > /sys/fs/cgroup/memory.max'
+    ' && shift && exec "$@"',
+    "sh",
+)  # fmt: skip
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root for unshare --mount")
+@pytest.mark.parametrize("preset", ["nano", "micro", "2xlarge"])
+def test_heap_auto_follows_the_presets_memory_limit(preset: str) -> None:
+    """The container's command, as ``zkboot render``, in a mount namespace whose cgroup
+    ``memory.max`` is the rendered memory limit (as the kubelet sets it): heapSize auto, the
+    default, is half of the preset's limit."""
+    sts = only(objects(run("helm", "template", RELEASE, str(CHART), "--set", f"resourcesPreset={preset}").stdout),
+               "StatefulSet")  # fmt: skip
+    env = container_env(container(sts))
+    assert env["ZK_HEAP_SIZE"] == "auto"
+    limit = quantity_bytes(container(sts)["resources"]["limits"]["memory"])
+    assert limit == quantity_bytes(BITNAMI_PRESETS[preset][1][1])
+    done, argv = render_member(sts, 0, (*UNSHARE_CGROUP, str(limit)))
+    assert done.returncode == 0, f"{argv} exited {done.returncode}: {done.stderr.strip()}"
+    heap = json.loads(done.stdout)["heap"]
+    assert heap["size"] == f"{limit // 2 // MIB}M", heap
+    assert heap["note"].endswith("from /sys/fs/cgroup/memory.max"), heap

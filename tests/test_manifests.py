@@ -17,7 +17,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -197,11 +197,15 @@ def servers_setting(ctr: Obj) -> int:
     return int(value)
 
 
-def render_member(sts: Obj, ordinal: int) -> tuple[subprocess.CompletedProcess[str], list[str]]:
-    """Run the container's command as ``zkboot render`` for pod <sts>-<ordinal>."""
+def render_member(
+    sts: Obj, ordinal: int, wrapper: Sequence[str] = ()
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Run the container's command as ``zkboot render`` for pod <sts>-<ordinal> (after ``wrapper``,
+    a command that execs the rest, e.g. in namespaces of its own)."""
     ctr = container(sts)
     name, service = sts["metadata"]["name"], sts["spec"]["serviceName"]
     argv = [
+        *wrapper,
         str(ZKBOOT),
         "render",
         "--format=json",

@@ -128,7 +128,6 @@ with one line saying what replaced it. Each template reads them once:
   (list "tls.quorum.truststorePassword" "set" "zkboot's key stores are PEM files without passwords")
   (list "persistence.existingClaim" "set" "each member needs a claim of its own: set persistence.claimName so that the PVCs <claimName>-<fullname>-<ordinal> are reused")
   (list "persistence.dataLogDir.existingClaim" "set" "each member needs a claim of its own: the transaction log lives on persistence.claimName's volume (dataLogDir)")
-  (list "resourcesPreset" "set" "give resources (requests and a memory limit: heapSize auto is half of it)")
   (list "zooServers" "set" "zkboot writes the server list from the pods' names (replicaCount members)")
   (list "customLivenessProbe" "set" "zkboot's probes stay (they tell the truth about the server); tune livenessProbe.*")
   (list "customReadinessProbe" "set" "zkboot's probes stay (they tell the truth about the server); tune readinessProbe.*")
@@ -174,6 +173,22 @@ incubator 2.x's service.ports.client (a map). */ -}}
 {{- with $v.persistence.accessMode -}}{{- $_ := set $eff.persistence "accessModes" (list .) -}}{{- end -}}
 {{- if kindIs "string" $v.updateStrategy -}}{{- $_ := set $eff "updateStrategy" (dict "type" $v.updateStrategy) -}}{{- end -}}
 {{- if kindIs "map" $eff.service.ports.client -}}{{- $_ := set $eff.service.ports "client" $eff.containerPorts.client -}}{{- end -}}
+{{- /* resourcesPreset (files/resources-presets.yaml): "" is this chart's sizing with resources laid
+over it key by key, as Helm lays a values file over a chart's defaults; Bitnami's presets apply
+only while resources is empty, as in Bitnami's charts; none leaves resources as given. */ -}}
+{{- $preset := toString $v.resourcesPreset -}}
+{{- if ne $preset "none" -}}
+{{- $presets := .Files.Get "files/resources-presets.yaml" | fromYaml -}}
+{{- if not (hasKey $presets $preset) -}}
+{{- fail (printf `values: resourcesPreset=%s: expected "" (this chart's sizing), none or one of %s` $preset (without (keys $presets) "" | sortAlpha | join ", ")) -}}
+{{- end -}}
+{{- $sized := deepCopy (index $presets $preset) -}}
+{{- if eq $preset "" -}}
+{{- $_ := set $eff "resources" (mergeOverwrite $sized ($v.resources | default dict)) -}}
+{{- else if empty $v.resources -}}
+{{- $_ := set $eff "resources" $sized -}}
+{{- end -}}
+{{- end -}}
 {{- toYaml $eff -}}
 {{- end -}}
 
