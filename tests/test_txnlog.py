@@ -18,6 +18,7 @@ from kazoo.client import KazooClient  # type: ignore[import-untyped]
 from tests.helpers import (
     DOMAIN,
     Started,
+    Unprivileged,
     ZkPaths,
     ZooKeeper,
     clean_env,
@@ -45,8 +46,8 @@ def _put(directory: Path, *names: str) -> None:
 
 def _detect(tmp_path: Path, log_dir: Path | None = None) -> tuple[str, str | None]:
     flags = {} if log_dir is None else {"data_log_dir": str(log_dir)}
-    settings, note = txnlog.detect(resolve(flags, clean_env(tmp_path)))
-    return settings.data_log_dir, note
+    found = txnlog.detect(resolve(flags, clean_env(tmp_path)))
+    return found.settings.data_log_dir, found.note
 
 
 def test_logs_in_the_data_dir_alone_make_it_the_log_dir(tmp_path: Path) -> None:
@@ -146,6 +147,40 @@ def wait_serving(started: Started) -> None:
         return "Mode: " in four_letter(started.port, "srvr", timeout=1.0)
 
     wait_until(serving, START_TIMEOUT, what=f"a serving server on port {started.port}")
+
+
+def test_a_volume_out_of_reach(tmp_path: Path, unprivileged: Unprivileged) -> None:
+    """A data dir this user cannot read: a start stops (naming the dir it cannot use), ``render``
+    warns and shows the configured log dir."""
+    if unprivileged.become is None:
+        pytest.skip("needs root, to make a dir another user cannot read")
+    root, env = _pod(tmp_path)
+    _put(root / "data", SNAP, LOG)
+    (root / "data").chmod(0o700)  # root's: out of nobody's reach
+    unprivileged.own(root)
+    argv = [script("zkboot"), "render", "--data-log-dir", str(tmp_path / "elsewhere")]
+    rendered = subprocess.run(
+        argv, capture_output=True, text=True, env=env, timeout=30, check=False, preexec_fn=unprivileged.become
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    (line,) = rendered.stderr.splitlines()
+    assert line.startswith(f"zkboot: warning: {root / 'data'}/version-2: cannot read (Permission denied); "), line
+    assert line.endswith(f"shown with --data-log-dir={tmp_path / 'elsewhere'} as configured"), line
+    assert f"\ndataLogDir={tmp_path / 'elsewhere'}\n" in rendered.stdout
+    before = snapshot(tmp_path)
+    started = subprocess.run(
+        [script("zkGenConfig.sh")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+        check=False,
+        preexec_fn=unprivileged.become,
+    )
+    assert started.returncode == 1, started.stderr
+    (line,) = started.stderr.splitlines()
+    assert line.startswith(f"zkGenConfig.sh: error: {root / 'data'}: cannot write into it as uid "), line
+    assert snapshot(tmp_path) == before
 
 
 @pytest.mark.parametrize("stray_snapshot", [False, True], ids=["no-log-dir", "snapshot-in-log-dir"])

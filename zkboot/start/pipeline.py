@@ -38,11 +38,14 @@ from zkboot.start.plan import Plan
 from zkboot.start.render import RenderedFile, fixed_files, render
 
 
-def with_volume_log_dir(p: Plan) -> Plan:
+def with_volume_log_dir(p: Plan, *, lenient: bool = False) -> Plan:
     """The plan with the log dir the volume already uses (the data dir, for a volume that keeps its
-    transaction log there); EnvironmentProblem when the data dir and the log dir both hold one."""
-    settings, note = txnlog.detect(p.settings)
-    return p if note is None else replace(p, settings=settings, data_log_note=note)
+    transaction log there); EnvironmentProblem when the data dir and the log dir both hold one.
+    ``lenient`` (``render``): a volume this user cannot read is a warning (txnlog.detect)."""
+    found = txnlog.detect(p.settings, lenient=lenient)
+    if found.warning is not None:
+        return replace(p, warnings=(*p.warnings, found.warning))
+    return p if found.note is None else replace(p, settings=found.settings, data_log_note=found.note)
 
 
 def check_volume(p: Plan, fixed: tuple[RenderedFile, ...]) -> Plan:
@@ -50,6 +53,9 @@ def check_volume(p: Plan, fixed: tuple[RenderedFile, ...]) -> Plan:
     has it), the dirs a start writes into can be written, a file can go at zoo.cfg's path and at
     each of ``fixed``'s, and a myid already there is this pod's (a pod on another pod's volume must
     stop here).  Only the dynamic file's name waits for step 3."""
+    # The dirs before the log dir first, in their usual order: a data dir out of this user's reach
+    # is named as such, rather than as a version-2 that cannot be read.
+    files.check_dirs(p.dirs[: p.dirs.index(p.settings.data_log_dir)])
     p = with_volume_log_dir(p)
     files.check_dirs(p.dirs)
     for path in (p.zoo_cfg, *(f.path for f in fixed)):
@@ -150,7 +156,7 @@ def render_command(
     if fmt not in ("text", "json"):
         raise UsageError(f"--format={fmt!r}: expected text or json")
     settings = resolve(flags, environ)
-    p = with_volume_log_dir(plan.make(settings, environ, need_installation=False))
+    p = with_volume_log_dir(plan.make(settings, environ, need_installation=False), lenient=True)
     rendered = render(p, local_membership(p))
     report = Reporter(program, settings.log_format)
     if p.data_log_note is not None:

@@ -21,6 +21,7 @@ two dirs differ).  This module reads the volume and never writes.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from zkboot.errors import EnvironmentProblem
@@ -45,14 +46,31 @@ def holds_logs(directory: Path) -> bool:
         ) from None
 
 
-def detect(settings: Settings) -> tuple[Settings, str | None]:
-    """The settings with the log dir the volume asks for, and the progress line's text when that is
-    not the configured one; EnvironmentProblem when both dirs hold a log."""
+@dataclass(frozen=True, slots=True)
+class Detected:
+    settings: Settings  # with the log dir the volume asks for
+    note: str | None = None  # the progress line's text, when that is not the configured one
+    warning: str | None = None  # lenient only: why the volume could not tell
+
+
+def detect(settings: Settings, *, lenient: bool = False) -> Detected:
+    """The log dir the volume asks for; EnvironmentProblem when both dirs hold a log, or when a
+    ``version-2`` cannot be read.  ``lenient`` (``render``, perhaps run away from the pod, as a
+    user the volume is not for): an unreadable one gives a warning and the configured log dir."""
     data, configured = Path(settings.data_dir), Path(settings.data_log_dir)
-    if data == configured or not holds_logs(data):
-        return settings, None
+    if data == configured:
+        return Detected(settings)
     label = f"{settings.label('data_log_dir')}={configured}"
-    if holds_logs(configured):
+    try:
+        in_data = holds_logs(data)
+        in_configured = in_data and holds_logs(configured)
+    except EnvironmentProblem as exc:
+        if not lenient:
+            raise
+        return Detected(settings, warning=f"{exc.problems[0]}; shown with {label} as configured")
+    if not in_data:
+        return Detected(settings)
+    if in_configured:
         raise EnvironmentProblem(
             f"{label}: {data / VERSION_DIR} and {configured / VERSION_DIR} both hold transaction logs "
             f"({LOG_PREFIX}* files); expected one of them (the data dir's, for a volume that keeps its log "
@@ -64,4 +82,4 @@ def detect(settings: Settings) -> tuple[Settings, str | None]:
         f"{found}, so this volume keeps its log in the data dir; {label} not used)"
     )
     values = {**settings.values(), "data_log_dir": settings.data_dir}
-    return Settings(values, settings.sources, settings.legacy_spelling), note
+    return Detected(Settings(values, settings.sources, settings.legacy_spelling), note)
