@@ -48,7 +48,11 @@ class Settings(Group):
         help="snapshot directory, holds myid",
     )
     data_log_dir = Option(
-        abs_path, env="ZK_DATA_LOG_DIR", default="/var/lib/zookeeper/log", legacy=True, help="transaction log directory"
+        abs_path,
+        env="ZK_DATA_LOG_DIR",
+        default="/var/lib/zookeeper/log",
+        legacy=True,
+        help="transaction log directory (the data dir instead when only that holds a log)",
     )
     log_dir = Option(
         abs_path,

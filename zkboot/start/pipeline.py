@@ -3,8 +3,9 @@ render`` are runs of its steps, in this order:
 
 1. ``plan.make``: settings -> identity -> installation -> heap and JVM flags -> Secrets -> log
    configuration; reads the machine, never writes (zkboot.start.plan);
-2. ``check_volume``: the files that do not depend on the membership rendered, and every path known
-   so far checked (dirs, file targets, myid), before any peer is asked;
+2. ``check_volume``: the files that do not depend on the membership rendered, the transaction log's
+   dir read from the volume (zkboot.start.txnlog), and every path known so far checked (dirs, file
+   targets, myid), before any peer is asked;
 3. ``settle_membership``: the static guard (a serving ensemble must have this start's server list),
    or the dynamic decision, which may first commit a ``reconfig`` that adds this member
    (zkboot.ensemble);
@@ -12,8 +13,9 @@ render`` are runs of its steps, in this order:
 5. ``write``: every file target checked, then the progress lines, the dirs and the files;
 6. ``execute``: exec ``zkServer.sh start-foreground``.
 
-``zkGenConfig.sh`` stops after 5.  ``render`` asks no peer: it renders the plan with what a first
-boot would decide, and prints the files or writes them under a directory (checks and writes of 5).
+``zkGenConfig.sh`` stops after 5.  ``render`` asks no peer: it renders the plan (with the log dir
+the volume holds, as 2 finds it) with what a first boot would decide, and prints the files or
+writes them under a directory (checks and writes of 5).
 Bad input, found in 1, 2 or 5, leaves the disk as it was.
 """
 
@@ -31,19 +33,35 @@ from zkboot.ensemble import guard, join
 from zkboot.errors import EnvironmentProblem, UsageError
 from zkboot.report import Reporter
 from zkboot.settings.resolve import FlagValues, resolve
-from zkboot.start import files, launch, plan
+from zkboot.start import files, launch, plan, txnlog
 from zkboot.start.plan import Plan
 from zkboot.start.render import RenderedFile, fixed_files, render
 
 
-def check_volume(p: Plan, fixed: tuple[RenderedFile, ...]) -> None:
-    """Before any peer is asked, let alone joined: the dirs a start writes into can be written, a
-    file can go at zoo.cfg's path and at each of ``fixed``'s, and a myid already there is this pod's
-    (a pod on another pod's volume must stop here).  Only the dynamic file's name waits for step 3."""
+def with_volume_log_dir(p: Plan, *, lenient: bool = False) -> Plan:
+    """The plan with the log dir the volume already uses (the data dir, for a volume that keeps its
+    transaction log there); EnvironmentProblem when the data dir and the log dir both hold one.
+    ``lenient`` (``render``): a volume this user cannot read is a warning (txnlog.detect)."""
+    found = txnlog.detect(p.settings, lenient=lenient)
+    if found.warning is not None:
+        return replace(p, warnings=(*p.warnings, found.warning))
+    return p if found.note is None else replace(p, settings=found.settings, data_log_note=found.note)
+
+
+def check_volume(p: Plan, fixed: tuple[RenderedFile, ...]) -> Plan:
+    """Before any peer is asked, let alone joined: the log dir the volume uses (the plan returned
+    has it), the dirs a start writes into can be written, a file can go at zoo.cfg's path and at
+    each of ``fixed``'s, and a myid already there is this pod's (a pod on another pod's volume must
+    stop here).  Only the dynamic file's name waits for step 3."""
+    # The dirs before the log dir first, in their usual order: a data dir out of this user's reach
+    # is named as such, rather than as a version-2 that cannot be read.
+    files.check_dirs(p.dirs[: p.dirs.index(p.settings.data_log_dir)])
+    p = with_volume_log_dir(p)
     files.check_dirs(p.dirs)
     for path in (p.zoo_cfg, *(f.path for f in fixed)):
         files.check_file_target(Path(path))
     files.check_myid(Path(p.settings.data_dir) / "myid", p.identity.myid, p.identity.hostname)
+    return p
 
 
 def settle_membership(p: Plan) -> tuple[join.Decision | None, str]:
@@ -82,6 +100,8 @@ def report_plan(p: Plan, report: Reporter) -> None:
     else:
         report("zookeeper", "none found; writing log4j.properties and logback.xml both")
     report("heap", f"{p.heap.size} ({p.heap.note})")
+    if p.data_log_note is not None:
+        report("datalog", p.data_log_note)
     for warning in p.warnings:
         report.warn(warning)
 
@@ -112,7 +132,7 @@ def start(program: str, flags: FlagValues, environ: Mapping[str, str], *, legacy
     report = Reporter(program, settings.log_format)
     p = plan.make(settings, environ, need_installation=True)
     fixed = fixed_files(p)
-    check_volume(p, fixed)
+    p = check_volume(p, fixed)
     decision, note = settle_membership(p)
     write(p, render(p, decision, fixed), note, report)
     execute(p, report, environ)
@@ -123,7 +143,7 @@ def generate(program: str, flags: FlagValues, environ: Mapping[str, str], *, leg
     settings = resolve(flags, environ, legacy_spelling=legacy_spelling)
     p = plan.make(settings, environ, need_installation=False, need_secrets=True)
     fixed = fixed_files(p)
-    check_volume(p, fixed)
+    p = check_volume(p, fixed)
     decision, note = settle_membership(p)
     write(p, render(p, decision, fixed), note, Reporter(program, settings.log_format))
     return 0
@@ -136,9 +156,11 @@ def render_command(
     if fmt not in ("text", "json"):
         raise UsageError(f"--format={fmt!r}: expected text or json")
     settings = resolve(flags, environ)
-    p = plan.make(settings, environ, need_installation=False)
+    p = with_volume_log_dir(plan.make(settings, environ, need_installation=False), lenient=True)
     rendered = render(p, local_membership(p))
     report = Reporter(program, settings.log_format)
+    if p.data_log_note is not None:
+        report("datalog", p.data_log_note)
     if output_dir is not None:
         root = Path(output_dir)
         moved = under(root if root.is_absolute() else Path.cwd() / root, rendered)

@@ -52,6 +52,8 @@ class Plan:
     warnings: tuple[str, ...]
     access: Access  # how this pod reaches its peers' client service
     peer_timeout: float  # seconds for asking the peers (the probes' deadline)
+    # The volume's own log dir, when it is not the configured one (zkboot.start.txnlog): the progress line
+    data_log_note: str | None = None
 
     @property
     def dynamic(self) -> bool:
