@@ -195,6 +195,48 @@ def test_ensemble_forms_serves_metrics_then_loses_quorum(ensemble: Ensemble, zoo
     assert "not serving: zk-0 (myid 1), zk-1 (myid 2), zk-2 (myid 3)" in status["verdict"]
 
 
+def scrape(ordinal: int, port: int) -> set[str]:
+    """The metric families a member's Prometheus endpoint serves."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://{address(ordinal)}:{port}/metrics", timeout=10) as response:
+        text = response.read(4 << 20).decode()
+    return {family.name for family in text_string_to_metric_families(text)}
+
+
+@pytest.mark.parametrize("zookeeper", [UPSTREAM], ids=lambda z: z.name)
+def test_the_metrics_the_charts_alerts_read_follow_the_quorum(
+    zk_launcher: Any, tmp_path: Path, zookeeper: ZooKeeper
+) -> None:
+    """What the chart's default alerts rely on, on a real ensemble with ``--metrics-port``: only the
+    leader exports ``leader_uptime``, every serving member ``uptime``; a member left without a
+    quorum still answers the scrape but exports neither (the alerts' quorum lost, not serving)."""
+    group = Ensemble(tmp_path, zk_launcher)
+    taken = (group.client_port, group.server_port, group.election_port, group.admin_port)
+    port = next(p for p in free_on_all(5) if p not in taken)
+    group.flags = (f"--metrics-port={port}",)
+    for ordinal in range(SERVERS):
+        # Every member on its own address, as pods are (the provider's default is all addresses).
+        group.start(ordinal, ("--set", f"metricsProvider.httpHost={address(ordinal)}"))
+    wait_until(group.all_ready, FORM_TIMEOUT, interval=0.25, what="all three members ready")
+    _code, status = group.status(0)
+    leader = next(int(m["address"].split(".")[0][3:]) for m in status["members"] if m["mode"] == "leader")
+    families = {ordinal: scrape(ordinal, port) for ordinal in range(SERVERS)}
+    assert [o for o, names in families.items() if "leader_uptime" in names] == [leader], status
+    for names in families.values():
+        assert {"uptime", "quorum_size", "outstanding_requests", "fsynctime"} <= names
+
+    survivor = 2
+    for ordinal in (0, 1):
+        group.members[ordinal].process.terminate()
+        group.members[ordinal].process.wait(timeout=20)
+    wait_until(lambda: "uptime" not in scrape(survivor, port), 30, interval=0.2, what="the survivor's uptime gone")
+    left = scrape(survivor, port)
+    assert "leader_uptime" not in left and "jvm_memory_bytes_used" in left
+
+
 def test_a_start_with_another_server_list_is_refused_while_the_ensemble_serves(
     ensemble: Ensemble, tmp_path: Path
 ) -> None:

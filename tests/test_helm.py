@@ -419,7 +419,13 @@ def test_a_typo_in_a_values_file_fails(helm: str, tmp_path: Path) -> None:
     [
         (
             ("--set", "exporters.jmx.enabled=true"),
-            "exporters.jmx.enabled=true is not supported here: no exporter sidecar",
+            "exporters.jmx.enabled=true is not supported here: no exporter sidecar: ZooKeeper serves Prometheus "
+            "metrics itself with metrics.enabled",
+        ),
+        (
+            ("--set", "prometheus.serviceMonitor.enabled=true"),
+            "prometheus.serviceMonitor.enabled=true is not supported here: use metrics.enabled and "
+            "metrics.serviceMonitor.enabled",
         ),
         (
             ("--set", "command[0]=/bin/bash"),

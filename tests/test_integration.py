@@ -14,6 +14,7 @@ from kazoo.client import KazooClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers import (
+    DEBIAN,
     UPSTREAM,
     ZkPaths,
     ZooKeeper,
@@ -248,3 +249,42 @@ def test_the_prometheus_providers_own_endpoint(zk_launcher: Any, tmp_path: Path,
     (znodes,) = families["znode_count"].samples
     assert znodes.value == document["zk_znode_count"]
     assert families["num_alive_connections"].samples[0].value >= 0
+
+
+@pytest.mark.parametrize("zookeeper", [UPSTREAM], ids=lambda z: z.name)
+def test_a_metrics_port_serves_the_providers_endpoint(zk_launcher: Any, tmp_path: Path, zookeeper: ZooKeeper) -> None:
+    """``--metrics-port``: the real 3.9.5 serves /metrics there, the families the chart's default
+    rules are written against among them."""
+    import urllib.request
+
+    paths = ZkPaths(tmp_path)
+    metrics_port = free_port()
+    started = zk_launcher([script("zkboot"), "start", *paths.flags(), f"--metrics-port={metrics_port}"], paths)
+    wait_serving(started)
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
+        assert response.status == 200
+        exposition = response.read(4 << 20).decode()
+    families = {family.name: family for family in text_string_to_metric_families(exposition)}
+    for name in ("znode_count", "outstanding_requests", "fsynctime", "open_file_descriptor_count",
+                 "max_file_descriptor_count", "uptime"):  # fmt: skip
+        assert name in families, sorted(families)
+    assert families["max_file_descriptor_count"].samples[0].value > 0
+
+
+def test_debians_zookeeper_is_refused_a_metrics_port(tmp_path: Path) -> None:
+    """Debian's package has no Prometheus provider: one line, exit 1, nothing written."""
+    why = DEBIAN.missing()
+    if why:
+        pytest.skip(why)
+    pod = tmp_path / "pod"
+    env = clean_env(pod, ZK_HOME=str(DEBIAN.home), ZK_HOSTNAME="zk-0", ZK_DOMAIN="zk-hs.default.svc.cluster.local")
+    result = subprocess.run([script("zkboot"), "start", "--metrics-port=9141"], capture_output=True, text=True,
+                            env=env, timeout=30, check=False)  # fmt: skip
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line == (
+        f"zkboot: error: --metrics-port=9141: the ZooKeeper at {DEBIAN.zkserver.resolve()} has no "
+        "zookeeper-prometheus-metrics jar in its classpath; expected an installation with the Prometheus "
+        "metrics provider (or no metrics port)"
+    ), line
+    assert not pod.exists()

@@ -34,6 +34,7 @@ VERSION_JAR = re.compile(r"^zookeeper-([0-9]+\.[0-9]+\.[0-9]+)\.jar$")
 LOGBACK_JAR = re.compile(r"^logback-classic.*\.jar$")
 MISSING_FROM_MANIFEST = ("servlet-api.jar", "netty-codec.jar")
 LOG4J_BINDING_JAR = re.compile(r"^slf4j-(log4j12|reload4j)(-[0-9.]+)?\.jar$")
+PROMETHEUS_JAR = re.compile(r"^zookeeper-prometheus-metrics.*\.jar$")
 
 # The first release of each feature zkboot relies on.
 SINCE = {
@@ -42,6 +43,7 @@ SINCE = {
     "dynamic_reconfig": "3.5.3",
     "pem_stores": "3.5.5",  # PEM key and trust stores, sslQuorum and portUnification
     "require_client_sasl": "3.6.0",  # sessionRequireClientSASLAuth
+    "prometheus_provider": "3.6.0",  # metricsProvider.className, the Prometheus metrics provider
     "logback": "3.8.0",  # upstream's tarball logs through logback, no longer log4j 1.x
     "fips_mode": "3.9.0",  # zookeeper.fips-mode, on by default
     # In FIPS mode a quorum learner refuses DIGEST-MD5, so quorum SASL never lets a member in.
@@ -67,6 +69,9 @@ class Installation:
     version: str | None  # "3.8.0", when a versioned jar tells
     log_backend: str  # "log4j" or "logback"
     classpath: tuple[str, ...]  # fixed layout: the jars zkboot puts after its conf dir
+    # The Prometheus metrics provider's jar is on the classpath (upstream: in lib/); a release
+    # with the provider may still ship without it (Debian's package does).
+    prometheus_jar: bool = False
 
     @property
     def bin_dir(self) -> Path:
@@ -123,7 +128,9 @@ def examine(zkserver: Path) -> Installation:
         # API (else the admin server logs "Unable to load jetty" and never starts) and
         # netty-codec (else the Netty connection factory, which TLS needs, fails every client).
         extra += [str(j) for j in jars if j.name in MISSING_FROM_MANIFEST and str(j) not in classpath]
-        return Installation(zkserver, "fixed", version, backend, tuple(classpath + extra))
+        # Only what the classpath names: the provider also needs the Prometheus client's jars.
+        provider = any(PROMETHEUS_JAR.match(n) for n in on_path)
+        return Installation(zkserver, "fixed", version, backend, tuple(classpath + extra), provider)
     names = [j.name for j in jars]
     if any(LOGBACK_JAR.match(n) for n in names):
         backend = "logback"
@@ -131,7 +138,8 @@ def examine(zkserver: Path) -> Installation:
         backend = "log4j"
     else:
         backend = _backend_for_version(version)
-    return Installation(zkserver, "upstream", version, backend, ())
+    provider = any(PROMETHEUS_JAR.match(n) for n in names)
+    return Installation(zkserver, "upstream", version, backend, (), provider)
 
 
 def _backend_for_version(version: str | None) -> str:

@@ -35,7 +35,7 @@ MANAGED = {
     "DigestAuthenticationProvider.superDigest": "super_password_file",
 }
 MANAGED_PATTERN = re.compile(r"^server\.[0-9]+$")
-# Keys zkboot writes only while a TLS setting is in effect (before, ``--set`` may hold them):
+# Keys zkboot writes only while a TLS, SASL or metrics setting is in effect (before, ``--set`` may hold them):
 # the setting in effect -> (key -> the setting that controls it, key prefix -> the same).
 MANAGED_WITH: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "secure_client_port": (
@@ -54,6 +54,8 @@ MANAGED_WITH: dict[str, tuple[dict[str, str], dict[str, str]]] = {
         dict.fromkeys(("quorum.auth.learnerRequireSasl", "quorum.auth.serverRequireSasl"), "quorum_sasl_require"),
         {"quorum.auth.": "quorum_sasl_dir"},
     ),
+    # The provider's other keys (httpHost, exportJvmInfo, ...) stay the user's.
+    "metrics_port": (dict.fromkeys(("metricsProvider.className", "metricsProvider.httpPort"), "metrics_port"), {}),
 }  # fmt: skip
 
 KNOWN = frozenset((

@@ -44,6 +44,8 @@ def _relations(settings: Settings) -> list[str]:
         ports.append(("admin_port", settings.admin_port))
     if settings.secure_client_port is not None:
         ports.append(("secure_client_port", settings.secure_client_port))
+    if settings.metrics_port is not None:
+        ports.append(("metrics_port", settings.metrics_port))
     seen: dict[int, str] = {}
     for name, number in ports:
         if number in seen:
@@ -86,7 +88,7 @@ def _relations(settings: Settings) -> list[str]:
 
 
 def security_in_use(settings: Settings) -> frozenset[str]:
-    """The TLS and SASL settings in effect, whose zoo.cfg keys zkboot then writes itself."""
+    """The TLS, SASL and metrics settings in effect, whose zoo.cfg keys zkboot then writes itself."""
     used = set()
     if settings.secure_client_port is not None:
         used.add("secure_client_port")
@@ -98,6 +100,8 @@ def security_in_use(settings: Settings) -> frozenset[str]:
         used.add("quorum_sasl")
     if settings.client_sasl_dir:
         used.add("client_sasl")
+    if settings.metrics_port is not None:
+        used.add("metrics_port")
     return frozenset(used)
 
 

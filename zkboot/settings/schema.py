@@ -158,6 +158,11 @@ class Settings(Group):
         on_off, env="ZK_ADMIN_SERVER", default="off", help="run ZooKeeper's HTTP admin server: on or off"
     )
     admin_port = ADMIN_PORT
+    metrics_port = Option(
+        optional_port, env="ZK_METRICS_PORT", default="",
+        help="port of ZooKeeper's own Prometheus endpoint, /metrics on all addresses (its Prometheus "
+             "metrics provider: 3.6+ with the provider's jars); empty: none",
+    )  # fmt: skip
     extra = Option(
         cfg_pairs,
         env="ZK_CFG_EXTRA",

@@ -161,6 +161,19 @@ def require(settings: Settings, installation: Installation | None) -> tuple[str,
                 f"in FIPS mode (zookeeper.fips-mode, on by default since {SINCE['fips_mode']}); expected "
                 f"{settings.label('fips_mode')}=off for quorum SASL, or quorum TLS alone"
             )
+    if settings.metrics_port is not None:
+        if not installation.supports("prometheus_provider"):
+            raise EnvironmentProblem(
+                f"{settings.label('metrics_port')}={settings.metrics_port}: ZooKeeper {version} at {where} has no "
+                f"Prometheus metrics provider; expected {SINCE['prometheus_provider']} or later (or no metrics port)"
+            )
+        if not installation.prometheus_jar:
+            jars = "lib/" if installation.layout == "upstream" else "its classpath"
+            raise EnvironmentProblem(
+                f"{settings.label('metrics_port')}={settings.metrics_port}: the ZooKeeper at {where} has "
+                f"no zookeeper-prometheus-metrics jar in {jars}; expected an installation with the Prometheus "
+                "metrics provider (or no metrics port)"
+            )
     if settings.client_sasl_dir and not installation.supports("require_client_sasl"):
         return (
             f"{settings.label('client_sasl_dir')}: ZooKeeper {version} has no sessionRequireClientSASLAuth "

@@ -35,6 +35,7 @@ SECURITY_PROPERTIES = (("networkaddress.cache.negative.ttl", "0"),)
 # Four-letter words zkboot's own probes and metrics need; the user's list is merged with these.
 REQUIRED_4LW = ("ruok", "srvr", "mntr")
 NETTY_FACTORY = "org.apache.zookeeper.server.NettyServerCnxnFactory"
+PROMETHEUS_PROVIDER = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
 KEYSTORES = {"client": "client-keystore.pem", "quorum": "quorum-keystore.pem"}  # in the conf dir
 
 
@@ -97,6 +98,7 @@ def zoo_cfg(plan: Plan, dynamic_file: str | None) -> RenderedFile:
         "dynamic_file": dynamic_file,
         "whitelist": whitelist(settings),
         "security": security_entries(settings, enforced),
+        "prometheus_provider": PROMETHEUS_PROVIDER,
     }
     if password is None:
         return RenderedFile(plan.zoo_cfg, fill("zoo.cfg", digest=None, **values), "config")

@@ -100,16 +100,16 @@ with one line saying what replaced it. Each template reads them once:
   (list "securityContext.runAsGroup" "podSecurityContext.runAsGroup")
   (list "securityContext.fsGroup" "podSecurityContext.fsGroup")
   (list "global.storageClass" "persistence.storageClass")
+  (list "metrics.containerPort" "containerPorts.metrics")
+  (list "metrics.serviceMonitor.labels" "metrics.serviceMonitor.additionalLabels")
 -}}
 {{- /* (old key, when it is refused: true/false = set to that, set = set and not empty, what replaced it) */ -}}
 {{- $refused := list
   (list "command" "set" "the container runs `zkboot start`, which writes zoo.cfg from these values; remove it")
   (list "secrets" "set" "mount Secrets with extraVolumes and extraVolumeMounts; TLS and SASL Secrets go in tls.* and sasl.*")
-  (list "exporters.jmx.enabled" "true" "no exporter sidecar: ZooKeeper serves Prometheus metrics itself (configuration.metricsProvider.className: org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider), and `zkboot metrics --format prometheus` prints them")
-  (list "exporters.zookeeper.enabled" "true" "no exporter sidecar: ZooKeeper serves Prometheus metrics itself (configuration.metricsProvider.className: org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider), and `zkboot metrics --format prometheus` prints them")
-  (list "prometheus.serviceMonitor.enabled" "true" "no ServiceMonitor: point one of your own at ZooKeeper's metrics provider (see configuration)")
-  (list "metrics.enabled" "true" "no exporter: ZooKeeper serves Prometheus metrics itself (configuration.metricsProvider.className: org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider)")
-  (list "metrics.serviceMonitor.enabled" "true" "no ServiceMonitor: point one of your own at ZooKeeper's metrics provider (see configuration)")
+  (list "exporters.jmx.enabled" "true" "no exporter sidecar: ZooKeeper serves Prometheus metrics itself with metrics.enabled (and `zkboot metrics --format prometheus` prints them)")
+  (list "exporters.zookeeper.enabled" "true" "no exporter sidecar: ZooKeeper serves Prometheus metrics itself with metrics.enabled (and `zkboot metrics --format prometheus` prints them)")
+  (list "prometheus.serviceMonitor.enabled" "true" "use metrics.enabled and metrics.serviceMonitor.enabled (ZooKeeper serves Prometheus metrics itself)")
   (list "jobs.chroots.enabled" "true" "no chroot Job: create the chroots from your application or a Job of your own")
   (list "auth.enabled" "true" "client SASL is sasl.client.enabled with sasl.client.existingSecret (username, password)")
   (list "auth.client.enabled" "true" "client SASL is sasl.client.enabled with sasl.client.existingSecret (username, password)")
@@ -257,6 +257,7 @@ as they are). Takes (list $ $zk).
 {{- if $zk.sasl.quorum.enabled -}}{{- $_ := set $env "ZK_QUORUM_SASL_DIR" (index $dirs "quorum-sasl") -}}{{- end -}}
 {{- if ne (toString $zk.fipsMode) "auto" -}}{{- $_ := set $env "ZK_FIPS_MODE" (toString $zk.fipsMode) -}}{{- end -}}
 {{- if $zk.sasl.client.enabled -}}{{- $_ := set $env "ZK_CLIENT_SASL_DIR" (index $dirs "client-sasl") -}}{{- end -}}
+{{- if $zk.metrics.enabled -}}{{- $_ := set $env "ZK_METRICS_PORT" (include "zk.str" $zk.containerPorts.metrics) -}}{{- end -}}
 {{- /* zoo.cfg keys with no ZK_* variable of their own, through ZK_CFG_EXTRA. */ -}}
 {{- $extra := dict -}}
 {{- range $key, $value := $zk.configuration -}}{{- $_ := set $extra $key (include "zk.str" $value) -}}{{- end -}}
@@ -335,4 +336,68 @@ group is fsGroup). Takes (list $ $zk). */}}
         path: {{ $key }}
       {{- end }}
 {{- end -}}
+{{- end -}}
+
+
+{{/* The metrics objects' labels: the chart's, with the component `metrics` (the ServiceMonitor
+selects the metrics Service by it, and none of the pods' Services). */}}
+{{- define "zk.metricsLabels" -}}
+{{ include "zk.labels" . | replace "app.kubernetes.io/component: ensemble" "app.kubernetes.io/component: metrics" }}
+{{- end -}}
+
+{{/*
+The default alerting rules, about this release's members as its ServiceMonitor scrapes them (the
+labels namespace and service are the metrics Service's). The metric names are those of ZooKeeper's
+Prometheus provider; a member that does not serve (no quorum, starting, stopped) exports no
+ZooKeeper server gauges, only the JVM's. Takes (list $ $zk).
+*/}}
+{{- define "zk.defaultRules" -}}
+{{- $root := index . 0 -}}{{- $zk := index . 1 -}}
+{{- $sel := printf "namespace=%q,service=%q" $root.Release.Namespace (printf "%s-metrics" (include "zk.fullname" $root)) -}}
+{{- $release := include "zk.fullname" $root -}}
+{{- if gt (int $zk.replicaCount) 1 }}
+- alert: ZooKeeperQuorumLost
+  # Members are scraped but none leads: without a leader no member serves (a standalone server
+  # never has one, hence only for an ensemble).
+  expr: 'count(up{ {{- $sel -}} }) unless count(leader_uptime{ {{- $sel -}} })'
+  for: 1m
+  labels:
+    severity: critical
+  annotations:
+    summary: "ZooKeeper {{ $release }} has no leader"
+    description: "No member of {{ $release }} leads, so none serves clients (quorum lost, or an election that does not end)."
+{{- end }}
+- alert: ZooKeeperMemberNotServing
+  expr: 'up{ {{- $sel -}} } unless on (namespace, pod, instance) uptime{ {{- $sel -}} }'
+  for: 5m
+  labels:
+    severity: warning
+  annotations:
+    summary: "ZooKeeper member {{ "{{" }} $labels.pod {{ "}}" }} is not serving"
+    description: "{{ "{{" }} $labels.pod {{ "}}" }} of {{ $release }} has not served clients for 5 minutes (not scraped, looking for a leader, or syncing)."
+- alert: ZooKeeperOutstandingRequests
+  expr: 'outstanding_requests{ {{- $sel -}} } > 10'
+  for: 5m
+  labels:
+    severity: warning
+  annotations:
+    summary: "Requests pile up on ZooKeeper member {{ "{{" }} $labels.pod {{ "}}" }}"
+    description: "{{ "{{" }} $labels.pod {{ "}}" }} of {{ $release }} has had more than 10 requests queued for 5 minutes ({{ "{{" }} $value {{ "}}" }} now)."
+- alert: ZooKeeperSlowFsync
+  # fsynctime is in milliseconds; ZooKeeper itself warns of a single fsync over 1 s.
+  expr: 'rate(fsynctime_sum{ {{- $sel -}} }[5m]) / rate(fsynctime_count{ {{- $sel -}} }[5m]) > 100'
+  for: 10m
+  labels:
+    severity: warning
+  annotations:
+    summary: "Slow transaction log fsync on ZooKeeper member {{ "{{" }} $labels.pod {{ "}}" }}"
+    description: "The transaction log's fsync on {{ "{{" }} $labels.pod {{ "}}" }} of {{ $release }} has taken {{ "{{" }} $value | printf \"%.0f\" {{ "}}" }} ms on average for 10 minutes; every write waits for it."
+- alert: ZooKeeperFileDescriptorsNearLimit
+  expr: 'open_file_descriptor_count{ {{- $sel -}} } / max_file_descriptor_count{ {{- $sel -}} } > 0.85'
+  for: 5m
+  labels:
+    severity: warning
+  annotations:
+    summary: "ZooKeeper member {{ "{{" }} $labels.pod {{ "}}" }} is near its file descriptor limit"
+    description: "{{ "{{" }} $labels.pod {{ "}}" }} of {{ $release }} uses {{ "{{" }} $value | humanizePercentage {{ "}}" }} of its file descriptors; at the limit it refuses connections."
 {{- end -}}
