@@ -2,16 +2,20 @@
 
 ``template(case, helm)`` runs ``helm template myzk <chart>`` with one of ``CASES``' values: the
 chart's defaults, an old chart's ``--set resources.requests.memory=200Mi,servers=2`` line, a values
-file from each chart users come from (tests/fixtures/helm/), and the chart's own TLS, SASL and
-NetworkPolicy values.  ``helm`` is ``helm`` (4.x) or ``helm3`` (3.x), both put on PATH by ``./dev``
+file from each chart users come from (tests/fixtures/helm/), Bitnami's chart 13.8.8's whole
+values.yaml (rebuilt from tests/fixtures/helm/bitnami-13.8.8-keys.yaml), and the chart's own TLS,
+SASL and NetworkPolicy values.  ``helm`` is ``helm`` (4.x) or ``helm3`` (3.x), both put on PATH by ``./dev``
 (scripts/tools.py).  Used by tests/test_helm.py and tests/e2e/test_helm.py.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
+import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,30 @@ CHART = ROOT / "manifests" / "helm" / "zookeeper"
 FIXTURES = ROOT / "tests" / "fixtures" / "helm"
 RELEASE = "myzk"
 HELMS = ("helm", "helm3")  # helm 4.1 and helm 3.17, pinned by scripts/tools.py
+
+# Bitnami's zookeeper chart 13.8.8: every key path of its values.yaml with its default.
+BITNAMI_13_8_8_KEYS: dict[str, Any] = yaml.safe_load((FIXTURES / "bitnami-13.8.8-keys.yaml").read_text())
+
+
+def nested(flat: dict[str, Any]) -> dict[str, Any]:
+    """A values document from dotted key paths (the fixture's maps flattened with dots)."""
+    doc: dict[str, Any] = {}
+    for path, value in flat.items():
+        *parents, last = path.split(".")
+        node = doc
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return doc
+
+
+def values_file(doc: dict[str, Any]) -> str:
+    """The document in a file of its own for ``helm -f``, removed when the tests end."""
+    with tempfile.NamedTemporaryFile("w", prefix="zkboot-values-", suffix=".yaml", delete=False) as out:
+        yaml.safe_dump(doc, out)
+    atexit.register(os.unlink, out.name)
+    return out.name
+
 
 # An old chart's install line: helm install --set resources.requests.memory=200Mi,servers=2 --name myzk
 TWO_SERVERS = ("--set", "resources.requests.memory=200Mi,servers=2")
@@ -38,6 +66,7 @@ CASES: dict[str, tuple[str, ...]] = {
     "incubator-0.x": ("-f", str(FIXTURES / "incubator-0.x-values.yaml")),
     "incubator-2.x": ("-f", str(FIXTURES / "incubator-2.x-values.yaml")),
     "bitnami": ("-f", str(FIXTURES / "bitnami-values.yaml")),
+    "bitnami-13.8.8": ("-f", values_file(nested(BITNAMI_13_8_8_KEYS))),
     "secure": SECURE,
 }
 

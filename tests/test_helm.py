@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,21 @@ import pytest
 import yaml
 
 from podsim.manifest import quantity_bytes
-from tests.helm import CASES, CHART, HELMS, RELEASE, TWO_SERVERS, Obj, objects, run, template, template_text
+from tests.helm import (
+    BITNAMI_13_8_8_KEYS,
+    CASES,
+    CHART,
+    HELMS,
+    RELEASE,
+    TWO_SERVERS,
+    Obj,
+    nested,
+    objects,
+    run,
+    template,
+    template_text,
+    values_file,
+)
 from tests.test_manifests import (
     VERSIONS,
     ZKBOOT_VARIABLES,
@@ -57,6 +72,7 @@ BASE_OBJECTS = {
 }
 EXTRA_OBJECTS = {
     "bitnami": {("NetworkPolicy", FULLNAME), ("ServiceAccount", FULLNAME)},
+    "bitnami-13.8.8": {("NetworkPolicy", FULLNAME), ("ServiceAccount", FULLNAME)},
     "secure": {("NetworkPolicy", FULLNAME)},
 }
 
@@ -692,3 +708,136 @@ def test_heap_auto_follows_the_presets_memory_limit(preset: str) -> None:
     heap = json.loads(done.stdout)["heap"]
     assert heap["size"] == f"{limit // 2 // MIB}M", heap
     assert heap["note"].endswith("from /sys/fs/cgroup/memory.max"), heap
+
+
+# --- Bitnami's chart 13.8.8, its whole values.yaml ------------------------------------------------
+
+BITNAMI_KEYS: Obj = yaml.safe_load((CHART / "files" / "bitnami-keys.yaml").read_text())
+KINDS = ("mapped", "noEffect", "refused")
+
+
+def bitnami_with(**changes: Any) -> dict[str, Any]:
+    """Bitnami 13.8.8's values document with some key paths changed."""
+    return nested({**BITNAMI_13_8_8_KEYS, **{key.replace("__", "."): value for key, value in changes.items()}})
+
+
+def test_every_bitnami_13_8_8_key_is_classified_once() -> None:
+    """Each key path of Bitnami's values.yaml is in exactly one of the chart's lists
+    (files/bitnami-keys.yaml): it takes effect, it has no effect (NOTES says so), or it is refused
+    when set otherwise than Bitnami's default."""
+    for key in BITNAMI_13_8_8_KEYS:
+        assert [kind for kind in KINDS if key in BITNAMI_KEYS[kind]] in ([kind] for kind in KINDS), key
+    declared = [key for kind in KINDS for key in BITNAMI_KEYS[kind]]
+    assert sorted(declared) == sorted(BITNAMI_13_8_8_KEYS)
+
+
+def test_bitnamis_image_gives_way_to_values_yamls() -> None:
+    own = yaml.safe_load((CHART / "values.yaml").read_text())["image"]
+    assert BITNAMI_KEYS["ownImage"] == {key: own[key] for key in ("registry", "repository", "tag")}
+    assert container(statefulset("bitnami-13.8.8"))["image"] == "zkboot:0.1.0"
+    assert BITNAMI_13_8_8_KEYS["image.repository"] == "bitnami/zookeeper"
+
+
+def test_bitnami_13_8_8_notes_list_the_keys_without_effect() -> None:
+    """(NOTES with helm 4 only, as above.)"""
+    done = run("helm", "install", "--dry-run=client", RELEASE, str(CHART), *CASES["bitnami-13.8.8"])
+    assert done.returncode == 0, done.stderr
+    notes = done.stdout.split("NOTES:", 1)[1]
+    assert "Bitnami's image (bitnami/zookeeper) has no zkboot: the pods run zkboot:0.1.0 instead" in notes
+    listed = notes.split("Accepted with no effect here", 1)[1].split(":", 1)[1].split(", ")
+    assert [key.strip() for key in listed] == BITNAMI_KEYS["noEffect"]
+    # The chart's own defaults are not listed as if the user had given Bitnami's keys.
+    plain = run("helm", "install", "--dry-run=client", RELEASE, str(CHART))
+    assert "no effect" not in plain.stdout and "Bitnami's image" not in plain.stdout
+
+
+def other_than(default: Any) -> Any:
+    """A value that is not Bitnami's default, of its type."""
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, list):
+        return ["/bin/sh"]
+    if isinstance(default, dict):
+        return {"exec": {"command": ["true"]}}
+    return "/certs/other" if default else "other"
+
+
+@pytest.mark.parametrize("key", BITNAMI_KEYS["refused"])
+def test_bitnami_13_8_8_refused_keys_fail_when_set_with_one_line(key: str) -> None:
+    helms = HELMS if key in {"args", "tls.client.keystorePath", "networkPolicy.allowExternalEgress"} else ("helm",)
+    for helm in helms:
+        stderr = fails(helm, "-f", values_file(bitnami_with(**{key: other_than(BITNAMI_13_8_8_KEYS[key])})))
+        lines = [line for line in stderr.splitlines() if "values:" in line]
+        assert len(lines) == 1 and f"values: {key}" in lines[0], stderr
+        assert "schema" not in stderr, stderr
+
+
+@pytest.mark.parametrize("helm", HELMS)
+def test_a_misspelt_bitnami_key_still_fails_the_schema(helm: str) -> None:
+    doc = bitnami_with()
+    doc["revisionHistoryLimt"] = doc.pop("revisionHistoryLimit")
+    doc["service"]["loadBalancerSourceRange"] = doc["service"].pop("loadBalancerSourceRanges")
+    stderr = fails(helm, "-f", values_file(doc))
+    assert "schema" in stderr and "revisionHistoryLimt" in stderr, stderr
+    assert re.search(r"\bloadBalancerSourceRange\b", stderr), stderr
+
+
+def test_bitnami_13_8_8_defaults_take_effect() -> None:
+    objs = template("bitnami-13.8.8")
+    sts = only(objs, "StatefulSet")
+    pod = pod_spec(sts)
+    assert sts["spec"]["revisionHistoryLimit"] == 10 and pod["automountServiceAccountToken"] is False
+    assert only(objs, "ServiceAccount")["automountServiceAccountToken"] is False
+    client = only(objs, "Service", FULLNAME)["spec"]
+    # Bitnami's externalTrafficPolicy: Cluster is for NodePort and LoadBalancer Services only.
+    assert client["sessionAffinity"] == "None" and "externalTrafficPolicy" not in client
+    assert container_env(container(sts))["ZK_CFG_EXTRA"] == "preAllocSize=65536;snapCount=100000"
+
+
+def test_bitnamis_simple_keys_take_effect() -> None:
+    doc = bitnami_with(
+        revisionHistoryLimit=3,
+        automountServiceAccountToken=True,
+        serviceAccount__automountServiceAccountToken=True,
+        service__type="LoadBalancer",
+        service__loadBalancerSourceRanges=["10.0.0.0/8"],
+        service__loadBalancerIP="10.1.2.3",
+        service__externalTrafficPolicy="Local",
+        service__sessionAffinity="ClientIP",
+        service__extraPorts=[{"name": "admin", "port": 8080, "targetPort": 8080}],
+        networkPolicy__allowExternal=False,
+        networkPolicy__ingressNSMatchLabels={"team": "apps"},
+        networkPolicy__ingressNSPodMatchLabels={"role": "client"},
+        networkPolicy__extraIngress=[{"ports": [{"protocol": "TCP", "port": 8080}]}],
+        extraDeploy=[
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "{{ .Release.Name }}-extra"}},
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: text-extra\n",
+        ],
+        extraEnvVarsCM="zk-env",
+        extraEnvVarsSecret="zk-env-secret",
+        lifecycleHooks={"preStop": {"exec": {"command": ["zkboot", "status"]}}},
+        tls__client__enabled=True,
+        tls__client__existingSecret="zk-tls",
+        tls__client__auth="want",
+    )
+    objs = objects(run("helm", "template", RELEASE, str(CHART), "-f", values_file(doc)).stdout)
+    for obj in objs:
+        validate_exactly(obj, VERSIONS[0])
+    sts = only(objs, "StatefulSet")
+    pod, ctr = pod_spec(sts), container(sts)
+    assert sts["spec"]["revisionHistoryLimit"] == 3 and pod["automountServiceAccountToken"] is True
+    assert only(objs, "ServiceAccount")["automountServiceAccountToken"] is True
+    client = only(objs, "Service", FULLNAME)["spec"]
+    assert (client["loadBalancerSourceRanges"], client["loadBalancerIP"]) == (["10.0.0.0/8"], "10.1.2.3")
+    assert (client["externalTrafficPolicy"], client["sessionAffinity"]) == ("Local", "ClientIP")
+    assert client["ports"][-1] == {"name": "admin", "port": 8080, "targetPort": 8080}
+    ingress = only(objs, "NetworkPolicy")["spec"]["ingress"]
+    assert {
+        "namespaceSelector": {"matchLabels": {"team": "apps"}},
+        "podSelector": {"matchLabels": {"role": "client"}},
+    } in (ingress[0]["from"])
+    assert ingress[-1] == {"ports": [{"protocol": "TCP", "port": 8080}]}
+    assert {o["metadata"]["name"] for o in objs if o["kind"] == "ConfigMap"} == {f"{RELEASE}-extra", "text-extra"}
+    assert ctr["envFrom"] == [{"configMapRef": {"name": "zk-env"}}, {"secretRef": {"name": "zk-env-secret"}}]
+    assert ctr["lifecycle"] == {"preStop": {"exec": {"command": ["zkboot", "status"]}}}
+    assert {"name": "ZK_TLS_CLIENT_AUTH", "value": "want"} in ctr["env"]
