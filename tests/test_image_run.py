@@ -44,7 +44,6 @@ SERVE_TIMEOUT = 90.0
 PODMAN_OWN = {"/etc", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/run", "/run/.containerenv"}
 # A line the JVM logs through zkboot's layout (zkboot.start.logconfig.LOG_PATTERN), and its level.
 JVM_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \[myid:[^]]*\] - (\w+)\s")
-PROVIDER = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
 # metricsProvider.exportJvmInfo, unset here: the provider's default (true) adds the JVM's families.
 JVM_FAMILIES = ("jvm_memory_bytes_used", "jvm_threads_current")
 
@@ -125,11 +124,14 @@ def tuned(built_image: BuiltImage, tmp_path_factory: pytest.TempPathFactory) -> 
     """The default command again, as a manifest would tune it: log level WARN, and the Prometheus
     provider's endpoint on a port of its own."""
     metrics_port = free_port()
-    extra = f"metricsProvider.className={PROVIDER};metricsProvider.httpHost=127.0.0.1;" + (
-        f"metricsProvider.httpPort={metrics_port}"
+    # zkboot's own setting names the provider and its port; the address is the user's to choose.
+    environ = (
+        "ZK_LOG_LEVEL=WARN",
+        f"ZK_METRICS_PORT={metrics_port}",
+        "ZK_CFG_EXTRA=metricsProvider.httpHost=127.0.0.1",
     )
     volumes = tmp_path_factory.mktemp("image-volumes-tuned")
-    with running(built_image, volumes, "ZK_LOG_LEVEL=WARN", f"ZK_CFG_EXTRA={extra}") as container:
+    with running(built_image, volumes, *environ) as container:
         yield Tuned(container, metrics_port)
 
 
