@@ -6,6 +6,7 @@ seed article whose manifest sits in a ``cat <<END>file.yaml ... END`` block.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from dataclasses import dataclass
@@ -99,6 +100,9 @@ class StatefulSet:
     secrets: tuple[tuple[str, str, tuple[tuple[str, str], ...], int], ...] = ()
     image: str = ""
     security: Security = Security()
+    selector: tuple[tuple[str, str], ...] = ()  # spec.selector.matchLabels, sorted
+    # volumeClaimTemplates as written (JSON, keys sorted): Kubernetes compares them whole.
+    claim_templates: str = "[]"
 
     @property
     def domain(self) -> str:
@@ -112,7 +116,8 @@ class StatefulSet:
     def immutable(self) -> dict[str, object]:
         """The fields Kubernetes refuses to change on an existing StatefulSet."""
         return {"name": self.name, "serviceName": self.service, "namespace": self.namespace,
-                "podManagementPolicy": self.policy, "volumeClaimTemplates": self.claims}  # fmt: skip
+                "selector": self.selector, "podManagementPolicy": self.policy,
+                "volumeClaimTemplates": self.claim_templates}  # fmt: skip
 
 
 def quantity_bytes(text: str) -> int:
@@ -164,6 +169,13 @@ def from_documents(documents: list[Any]) -> StatefulSet:
     if update_type == "OnDelete" and strategy.get("rollingUpdate") is not None:
         raise ValueError("updateStrategy.rollingUpdate is only allowed with type RollingUpdate")
     partition = int((strategy.get("rollingUpdate") or {}).get("partition", 0))
+    # As the API server validates: a selector by labels, which the pod template's labels match.
+    selector = (spec.get("selector") or {}).get("matchLabels") or {}
+    if not selector or set(spec.get("selector") or {}) - {"matchLabels"}:
+        raise ValueError("spec.selector: expected matchLabels (and nothing else: matchExpressions are not simulated)")
+    labels = (spec["template"].get("metadata") or {}).get("labels") or {}
+    if any(labels.get(key) != value for key, value in selector.items()):
+        raise ValueError(f"spec.template.metadata.labels {labels} do not match spec.selector {selector}")
     if partition < 0:
         raise ValueError(f"updateStrategy.rollingUpdate.partition {partition}: must not be negative")
     return StatefulSet(
@@ -186,6 +198,8 @@ def from_documents(documents: list[Any]) -> StatefulSet:
         secrets=tuple(secret_volumes),
         image=str(container.get("image", "")),
         security=Security.from_specs(pod.get("securityContext") or {}, container.get("securityContext") or {}),
+        selector=tuple(sorted((str(k), str(v)) for k, v in selector.items())),
+        claim_templates=json.dumps(spec.get("volumeClaimTemplates", []), sort_keys=True),
     )
 
 

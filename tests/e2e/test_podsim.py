@@ -620,8 +620,12 @@ def test_update_refuses_what_kubernetes_refuses_to_change(sim: Callable[..., Sim
     s = sim(tiny(replicas=0))
     with pytest.raises(SimulationError, match="podManagementPolicy may not be changed"):
         s.update(dataclasses.replace(s.sts, policy="OrderedReady"))
+    claims = json.loads(s.sts.claim_templates)
+    claims[0]["spec"]["resources"]["requests"]["storage"] = "2Gi"
     with pytest.raises(SimulationError, match="volumeClaimTemplates may not be changed"):
-        s.update(dataclasses.replace(s.sts, claims=("other",)))
+        s.update(dataclasses.replace(s.sts, claim_templates=json.dumps(claims, sort_keys=True)))
+    with pytest.raises(SimulationError, match="selector may not be changed"):
+        s.update(dataclasses.replace(s.sts, selector=(*s.sts.selector, ("component", "other"))))
     assert s.revision == 1 and s.update(dataclasses.replace(s.sts, replicas=0)) == 1
 
 

@@ -170,7 +170,9 @@ kind: StatefulSet
 metadata: {name: web}
 spec:
   serviceName: web-hs
+  selector: {matchLabels: {app: web}}
   template:
+    metadata: {labels: {app: web, tier: front}}
     spec:
       containers: [{name: c, command: [sleep, "600"]}]
 """
@@ -204,6 +206,21 @@ def test_update_strategy_and_partition_are_read_from_the_manifest(strategy: str,
 def test_an_update_strategy_kubernetes_would_refuse_is_refused(strategy: str, complaint: str) -> None:
     with pytest.raises(ValueError, match=re.escape(complaint)):
         load_yaml(MINIMAL + f"  {strategy}\n")
+
+
+@pytest.mark.parametrize(
+    ("selector", "complaint"),
+    [
+        ("{matchLabels: {app: other}}", "do not match spec.selector"),
+        ("{matchLabels: {app: web, tier: back}}", "do not match spec.selector"),
+        ("{matchExpressions: [{key: app, operator: Exists}]}", "expected matchLabels"),
+        ("{}", "expected matchLabels"),
+    ],
+)
+def test_a_selector_the_api_server_would_refuse_is_refused(selector: str, complaint: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(complaint)):
+        load_yaml(MINIMAL.replace("selector: {matchLabels: {app: web}}", f"selector: {selector}"))
+    assert load_yaml(MINIMAL).selector == (("app", "web"),)
 
 
 def test_the_fixtures_and_the_base_roll_as_kubernetes_would() -> None:

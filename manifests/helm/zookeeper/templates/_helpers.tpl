@@ -24,25 +24,36 @@ the chart's name), its -headless Service, pods <fullname>-<i>.
 {{- printf "%s-headless" (include "zk.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* What selects the ensemble's pods (immutable in a StatefulSet: never add to it). */}}
+{{/* What selects the members' pods: Bitnami's selector (its chart 13.x), so that `helm upgrade` of a
+release Bitnami's chart installed keeps the StatefulSet's selector, which Kubernetes never changes.
+As there, a podLabels or commonLabels entry for app.kubernetes.io/name or /instance replaces that
+label (podLabels first). Never add to it. */}}
 {{- define "zk.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "zk.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/component: ensemble
+{{- $custom := merge (dict) (.Values.podLabels | default dict) (.Values.commonLabels | default dict) -}}
+{{- $own := dict "app.kubernetes.io/name" (include "zk.name" .) "app.kubernetes.io/instance" .Release.Name -}}
+{{- toYaml (merge (dict "app.kubernetes.io/component" "zookeeper") (pick $custom "app.kubernetes.io/name" "app.kubernetes.io/instance") $own) -}}
 {{- end -}}
 
-{{/* Every object's labels: the selector's, the chart's, and the old chart's app/release, which
-`kubectl get all -l app=zookeeper` in the old charts' notes relies on. */}}
+{{/* An object's labels, (list . component): the selector's, commonLabels, the chart's, and the old
+chart's app/release, which `kubectl get all -l app=zookeeper` in the old charts' notes relies on.
+Only the members' objects have the component `zookeeper`; the others' (test, metrics) keep them
+out of the members' Services. */}}
+{{- define "zk.componentLabels" -}}
+{{- $ := index . 0 -}}
+{{- $standard := dict
+  "app.kubernetes.io/managed-by" $.Release.Service
+  "app.kubernetes.io/version" (toString $.Chart.AppVersion)
+  "helm.sh/chart" (printf "%s-%s" $.Chart.Name $.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-")
+  "app" (include "zk.name" $)
+  "release" $.Release.Name -}}
+{{- $labels := merge (include "zk.selectorLabels" $ | fromYaml) ($.Values.commonLabels | default dict) $standard -}}
+{{- $_ := set $labels "app.kubernetes.io/component" (index . 1) -}}
+{{- toYaml $labels -}}
+{{- end -}}
+
+{{/* The members' objects' labels (the StatefulSet, its pods, Services, budget, policy). */}}
 {{- define "zk.labels" -}}
-{{ include "zk.selectorLabels" . }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
-app: {{ include "zk.name" . }}
-release: {{ .Release.Name }}
-{{- with .Values.commonLabels }}
-{{ toYaml . }}
-{{- end }}
+{{- include "zk.componentLabels" (list . "zookeeper") -}}
 {{- end -}}
 
 {{/* A dotted key of a values map: (list $values "a.b.c") -> JSON {"found": bool, "value": ...}
@@ -372,7 +383,7 @@ group is fsGroup). Takes (list $ $zk). */}}
 {{/* The metrics objects' labels: the chart's, with the component `metrics` (the ServiceMonitor
 selects the metrics Service by it, and none of the pods' Services). */}}
 {{- define "zk.metricsLabels" -}}
-{{ include "zk.labels" . | replace "app.kubernetes.io/component: ensemble" "app.kubernetes.io/component: metrics" }}
+{{- include "zk.componentLabels" (list . "metrics") -}}
 {{- end -}}
 
 {{/*
