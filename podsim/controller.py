@@ -31,6 +31,8 @@ names and PVCs; it follows the real controller's rounds (pkg/controller/stateful
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import secrets
 import shutil
 import signal
@@ -177,6 +179,7 @@ class StatefulSetController:
         owner = self.overrides.pop(ordinal, ordinal)
         pvcs = {claim: self.pvc_dir(owner, claim) for claim in sts.claims}
         pvcs.update({volume: self.secret_dir(secret) for volume, secret, _, _ in sts.secrets})
+        pvcs.update({volume: self._config_map_dir(files, mode) for volume, files, mode in sts.config_maps})
         empty = self.root / "emptydir" / f"{sts.name}-{ordinal}-{secrets.token_hex(2)}"
         record = functools.partial(self.history.record, ordinal, revision)
         pod = Pod(
@@ -186,6 +189,20 @@ class StatefulSetController:
         self.pods[ordinal] = pod
         record("created")
         pod.start()
+
+    def _config_map_dir(self, files: tuple[tuple[str, str], ...], mode: int) -> Path:
+        """A configMap volume's directory, one per content (pods of one revision share it)."""
+        digest = hashlib.sha256(json.dumps([files, mode]).encode()).hexdigest()[:12]
+        directory = self.root / "configmaps" / digest
+        if not directory.is_dir():
+            made = directory.with_name(f"{digest}.{secrets.token_hex(4)}")
+            for path, content in files:
+                target = made / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(content)
+                target.chmod(mode)
+            made.rename(directory)
+        return directory
 
     def _terminate_later(self, ordinal: int) -> None:
         self.terminating.add(ordinal)

@@ -98,6 +98,9 @@ class StatefulSet:
     # Secret volumes: (volume name, secretName, ((key, path in the volume), ...) from ``items``,
     # the files' mode from ``defaultMode``).
     secrets: tuple[tuple[str, str, tuple[tuple[str, str], ...], int], ...] = ()
+    # ConfigMap volumes: (volume name, ((path in the volume, content), ...), the files' mode from
+    # ``defaultMode``), the ConfigMap's data read from the same YAML stream.
+    config_maps: tuple[tuple[str, tuple[tuple[str, str], ...], int], ...] = ()
     image: str = ""
     security: Security = Security()
     selector: tuple[tuple[str, str], ...] = ()  # spec.selector.matchLabels, sorted
@@ -111,7 +114,8 @@ class StatefulSet:
     def template(self) -> tuple[object, ...]:
         """What the pod template holds: two StatefulSets with equal templates are one revision."""
         return (self.command, self.env, self.mounts, self.memory_limit, self.startup, self.liveness,
-                self.readiness, self.grace_period, self.secrets, self.image, self.security)  # fmt: skip
+                self.readiness, self.grace_period, self.secrets, self.config_maps, self.image,
+                self.security)  # fmt: skip
 
     def immutable(self) -> dict[str, object]:
         """The fields Kubernetes refuses to change on an existing StatefulSet."""
@@ -145,6 +149,12 @@ def from_documents(documents: list[Any]) -> StatefulSet:
     claims = tuple(c["metadata"]["name"] for c in spec.get("volumeClaimTemplates", []))
     mounts = {}
     secret_volumes = []
+    config_volumes = []
+    config_data = {
+        d["metadata"]["name"]: {str(k): str(v) for k, v in (d.get("data") or {}).items()}
+        for d in documents
+        if isinstance(d, dict) and d.get("kind") == "ConfigMap"
+    }
     for mount in container.get("volumeMounts", []):
         name = mount["name"]
         volume = volumes.get(name, {})
@@ -155,8 +165,12 @@ def from_documents(documents: list[Any]) -> StatefulSet:
             pairs = tuple((str(i["key"]), str(i["path"])) for i in items)
             mode = int(volume["secret"].get("defaultMode", 0o644))  # Kubernetes' default
             secret_volumes.append((name, str(volume["secret"]["secretName"]), pairs, mode))
+        elif "configMap" in volume:
+            config_volumes.append(config_map_volume(name, volume["configMap"], config_data))
         elif name not in claims and "emptyDir" not in volume:
-            raise ValueError(f"volume {name}: only volumeClaimTemplates, emptyDir and secret are simulated")
+            raise ValueError(f"volume {name}: only volumeClaimTemplates, emptyDir, secret and configMap are simulated")
+        if "subPath" in mount:
+            raise ValueError(f"volume {name}: subPath is not simulated; mount the volume's directory")
         mounts[mount["mountPath"]] = name
     limits = container.get("resources", {}).get("limits", {})
     policy = spec.get("podManagementPolicy", "OrderedReady")
@@ -196,11 +210,28 @@ def from_documents(documents: list[Any]) -> StatefulSet:
         update_strategy=update_type,
         partition=partition,
         secrets=tuple(secret_volumes),
+        config_maps=tuple(config_volumes),
         image=str(container.get("image", "")),
         security=Security.from_specs(pod.get("securityContext") or {}, container.get("securityContext") or {}),
         selector=tuple(sorted((str(k), str(v)) for k, v in selector.items())),
         claim_templates=json.dumps(spec.get("volumeClaimTemplates", []), sort_keys=True),
     )
+
+
+def config_map_volume(
+    volume: str, source: dict[str, Any], config_data: dict[str, dict[str, str]]
+) -> tuple[str, tuple[tuple[str, str], ...], int]:
+    """A configMap volume: its files (every key, or those of ``items`` at their paths) and mode."""
+    name = str(source["name"])
+    if name not in config_data:
+        raise ValueError(f"volume {volume}: ConfigMap {name} is not in the manifest")
+    data = config_data[name]
+    items = source.get("items") or [{"key": key, "path": key} for key in sorted(data)]
+    missing = [str(item["key"]) for item in items if item["key"] not in data]
+    if missing:
+        raise ValueError(f"volume {volume}: ConfigMap {name} has no key {', '.join(missing)}")
+    files = tuple((str(item["path"]), data[item["key"]]) for item in items)
+    return volume, files, int(source.get("defaultMode", 0o644))
 
 
 def load_yaml(text: str) -> StatefulSet:

@@ -203,7 +203,9 @@ class Pod:
         return f"{self.run_name}-{self.hostname}-{self.restarts}"
 
     def image_argv(self, image: ImageMode) -> list[str]:
+        # Read-only, as the kubelet mounts them, and never chowned for fsGroup here.
         secret_volumes = {volume for volume, _, _, _ in self.sts.secrets}
+        secret_volumes |= {volume for volume, _, _ in self.sts.config_maps}
         volumes = []
         for path, source in sorted(self.volume_dirs().items()):
             source.mkdir(parents=True, exist_ok=True)

@@ -209,6 +209,9 @@ with one line saying what replaced it. Each template reads them once:
 {{- end -}}
 {{- /* Shapes that changed: incubator 2.x's accessMode (one), Bitnami's old updateStrategy (a string),
 incubator 2.x's service.ports.client (a map). */ -}}
+{{- if not $eff.membership -}}
+{{- $_ := set $eff "membership" (ternary "static" "dynamic" (or (hasKey $v "diagnosticMode") (hasKey $v "volumePermissions"))) -}}
+{{- end -}}
 {{- /* Bitnami's order: global.storageClass, then persistence.storageClass, then global.defaultStorageClass. */ -}}
 {{- if not $eff.persistence.storageClass -}}{{- $_ := set $eff.persistence "storageClass" (dig "defaultStorageClass" "" ($v.global | default dict)) -}}{{- end -}}
 {{- with $v.persistence.accessMode -}}{{- $_ := set $eff.persistence "accessModes" (list .) -}}{{- end -}}
