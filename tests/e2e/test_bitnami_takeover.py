@@ -14,8 +14,9 @@ for a while members the chart started serve beside members still on Bitnami's co
 Judged by what ZooKeeper did: a writer and a leader watch through the roll (serving throughout,
 never two leaders), every acknowledged write and every znode written before on every member,
 Prometheus metrics scraped from every member's provider, myid unchanged, and every file of each
-volume that ZooKeeper does not write itself byte for byte, mode and owner as it was.  Also the
-simple case: every member stopped, then the chart's started.
+volume that ZooKeeper does not write itself byte for byte, mode and owner as it was; then
+``helm rollback`` (Bitnami's StatefulSet again) with every write still there.  Also the simple
+case: every member stopped, then the chart's started.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ OLD_COUNT = 200
 ZOOKEEPER_WRITES = re.compile(
     r"^data/version-2/(log\.[0-9a-f]+|snapshot\.[0-9a-f]+|currentEpoch|acceptedEpoch|updatingEpoch)$"
 )
-ZOOKEEPER_DIRS = {"data", "data/version-2"}  # their entries change as ZooKeeper writes
+ZOOKEEPER_DIRS = {"data/version-2"}  # its entries change as ZooKeeper writes
 
 
 def chart_statefulset() -> StatefulSet:
@@ -114,7 +115,7 @@ def volume_files(pvc: Path) -> dict[str, tuple[object, ...]]:
     """Every entry of a volume but ZooKeeper's own files: kind, mode, owner, and a file's content
     and modification time; a directory ZooKeeper writes in, without its modification time."""
     found: dict[str, tuple[object, ...]] = {}
-    for path in sorted(pvc.rglob("*")):
+    for path in [pvc, *sorted(pvc.rglob("*"))]:
         name = path.relative_to(pvc).as_posix()
         if ZOOKEEPER_WRITES.match(name):
             continue
@@ -205,6 +206,18 @@ def test_helm_upgrade_rolls_a_bitnami_ensemble_onto_the_chart_keeping_its_data(
         f"acknowledged ({rolled - before} during the roll), {writer.failed.total()} failed attempts, 0 lost; "
         f"leaders in turn {watch.leaders_in_turn()}; {watch.summary()}"
     )
+
+    # helm rollback: Bitnami's StatefulSet again (revision 1's template), rolled the same way.
+    acknowledged = set(writer.acknowledged)
+    assert s.update(load(BITNAMI)) == 1
+    back = s.wait(s.rollout_done, MEMBERS * READY_TIMEOUT, "the rollback onto Bitnami's StatefulSet")
+    wait_healthy(s, what="after the rollback")
+    assert [s.creations(i) for i in range(MEMBERS)] == [3, 3, 3]
+    assert_all_members_agree(s, acknowledged)
+    expected = {f"n-{i:03d}": old_value(i) for i in range(OLD_COUNT)}
+    assert all(read_old(s, ordinal) == expected for ordinal in range(MEMBERS))
+    assert [s.myid(i) for i in range(MEMBERS)] == ["1", "2", "3"]
+    print(f"rolled back onto Bitnami's StatefulSet in {back:.1f}s, every write still on every member")
 
 
 @IMAGE_MODE
