@@ -259,6 +259,8 @@ def check_member(sts: Obj, ordinal: int) -> dict[str, str]:
         for j in range(replicas)
     ]
     servers = [line for line in zoo_cfg.splitlines() if line.startswith("server.")]
+    if replicas == 1 and "dynamicConfigFile" not in cfg:
+        expected = []  # a static ensemble of one is a standalone server: no server lines
     client_port = cfg.get("clientPort")
     if "dynamicConfigFile" in cfg:  # dynamic membership: a first boot's list is in its own file
         dynamic = files[cfg["dynamicConfigFile"]]
