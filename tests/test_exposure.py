@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import shutil
 import socket
 import stat
 import subprocess
@@ -112,6 +114,59 @@ def test_super_digest_is_sha256_private_and_the_admin_server_stays_on_loopback(
     with urllib.request.urlopen(url, timeout=10) as response:
         properties = json.loads(response.read(1 << 20))
     assert properties[DIGEST_PROPERTY] == "SHA-256"
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root for unshare")
+@on_each_installation
+def test_the_files_zookeeper_rewrites_at_a_reconfiguration_are_its_own(
+    zk_launcher: Any, tmp_path: Path, zookeeper: ZooKeeper
+) -> None:
+    """Dynamic membership, one member: a reconfiguration, which only the super user may commit,
+    makes ZooKeeper write a new dynamic file and rewrite zoo.cfg on the volume; both are 0600."""
+    domain = "zk-hs.test.svc.cluster.local"
+    hosts = tmp_path / "hosts"  # the StatefulSet name on loopback, as in tests/test_ensemble.py
+    hosts.write_text(f"127.0.0.1 localhost\n127.0.0.1 zk-0.{domain} zk-0\n")
+    secret = tmp_path / "super-password"
+    secret.write_text(PASSWORD)
+    paths = ZkPaths(tmp_path / "zk-0")
+    paths.root.mkdir()
+    quorum, election = free_port(), free_port()
+    settings = [f"--domain={domain}", "--servers=1", "--membership=dynamic", f"--super-password-file={secret}"]
+    settings += [f"--server-port={quorum}", f"--election-port={election}"]
+    shell = 'mount --bind "$1" /etc/hosts && shift && exec "$@"'
+    pod = ["unshare", "--mount", "--", "sh", "-c", shell, "sh", str(hosts)]
+    started = zk_launcher([*pod, script("zkboot"), "start", *paths.flags(), *settings], paths)
+    membership = paths.data / "membership"
+
+    def dynamic_file() -> str:
+        assert started.process.poll() is None, f"server exited:\n{started.text()[-3000:]}"
+        entries = dict(line.split("=", 1) for line in (membership / "zoo.cfg").read_text().splitlines() if "=" in line)
+        return entries.get("dynamicConfigFile", "")
+
+    hosts_arg = f"127.0.0.1:{paths.client_port}"
+    anonymous = KazooClient(hosts=hosts_arg, timeout=10)
+    root = KazooClient(hosts=hosts_arg, timeout=10, auth_data=[("digest", f"super:{PASSWORD}")])
+    try:
+        wait_until(lambda: "Mode: " in four_letter(paths.client_port, "srvr", timeout=1.0), START_TIMEOUT,
+                   what="the member serving")  # fmt: skip
+        first = dynamic_file()
+        root.start(timeout=15)
+        config = root.get("/zookeeper/config")[0].decode()
+        (line,) = [entry for entry in config.splitlines() if entry.startswith("server.1=")]
+        anonymous.start(timeout=15)
+        with pytest.raises(NoAuthError):
+            anonymous.reconfig(joining=line, leaving=None, new_members=None)
+        root.reconfig(joining=line, leaving=None, new_members=None)
+        wait_until(lambda: dynamic_file() != first, 20, what="ZooKeeper rewriting zoo.cfg")
+    finally:
+        for client in (anonymous, root):
+            client.stop()
+            client.close()
+    rewritten = Path(dynamic_file())
+    assert rewritten.parent == membership and rewritten.is_file()
+    assert (oct(mode(membership / "zoo.cfg")), oct(mode(rewritten))) == ("0o600", "0o600")
+    assert f"superDigest=super:{digest(PASSWORD, 'sha256')}\n" in (membership / "zoo.cfg").read_text()
 
 
 def test_older_zookeeper_keeps_sha1_and_refuses_another(tmp_path: Path) -> None:
