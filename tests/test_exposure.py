@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from kazoo.client import KazooClient  # type: ignore[import-untyped]
 from kazoo.exceptions import NoAuthError  # type: ignore[import-untyped]
-from kazoo.security import make_digest_acl  # type: ignore[import-untyped]
+from kazoo.security import ACL, Id, Permissions, make_digest_acl  # type: ignore[import-untyped]
 
 from tests.helpers import (
     ZkPaths,
@@ -34,6 +34,7 @@ from tests.helpers import (
     free_port,
     on_each_installation,
     script,
+    stop,
     stub_home,
     wait_until,
 )
@@ -43,9 +44,9 @@ DIGEST_PROPERTY = "zookeeper.DigestAuthenticationProvider.digestAlg"
 START_TIMEOUT = 60.0
 
 
-def digest(password: str, algorithm: str) -> str:
-    """ZooKeeper's digest of ``super:<password>``, computed here independently of zkboot's code."""
-    return base64.b64encode(hashlib.new(algorithm, f"super:{password}".encode()).digest()).decode()
+def digest(password: str, algorithm: str, user: str = "super") -> str:
+    """ZooKeeper's digest of ``<user>:<password>``, computed here independently of zkboot's code."""
+    return base64.b64encode(hashlib.new(algorithm, f"{user}:{password}".encode()).digest()).decode()
 
 
 def mode(path: Path) -> int:
@@ -167,6 +168,50 @@ def test_the_files_zookeeper_rewrites_at_a_reconfiguration_are_its_own(
     assert rewritten.parent == membership and rewritten.is_file()
     assert (oct(mode(membership / "zoo.cfg")), oct(mode(rewritten))) == ("0o600", "0o600")
     assert f"superDigest=super:{digest(PASSWORD, 'sha256')}\n" in (membership / "zoo.cfg").read_text()
+
+
+@pytest.mark.integration
+def test_digest_acls_set_under_sha1_need_the_super_user_after_the_change(zk_launcher: Any, tmp_path: Path) -> None:
+    """What the docs warn about: an ACL the server hashed with SHA1 no longer matches its user's
+    password once the server hashes with SHA-256; the super user still reaches the znode and sets
+    the ACL again.  (Debian's 3.8.0, the same volume started twice.)"""
+    paths = ZkPaths(tmp_path)
+    secret = tmp_path / "super-password"
+    secret.write_text(PASSWORD)
+    command = [script("zkboot"), "start", *paths.flags(), f"--super-password-file={secret}"]
+    hosts = f"127.0.0.1:{paths.client_port}"
+
+    def session(auth: str) -> KazooClient:
+        def serving() -> bool:
+            return "Mode: " in four_letter(paths.client_port, "srvr", timeout=1.0)
+
+        wait_until(serving, START_TIMEOUT, what=f"a serving server on port {paths.client_port}")
+        client = KazooClient(hosts=hosts, timeout=10, auth_data=[("digest", auth)])
+        client.start(timeout=15)
+        return client
+
+    first = zk_launcher([*command, "--digest-algorithm=SHA1"], paths)
+    app = session("app:app-secret")
+    try:
+        app.create("/owned", b"mine", acl=[ACL(Permissions.ALL, Id("auth", ""))])  # the server hashes app's id
+        assert app.get("/owned")[0] == b"mine"
+    finally:
+        app.stop()
+        app.close()
+    stop(first.process)
+
+    zk_launcher(command, paths)  # --digest-algorithm auto: SHA-256 on 3.8
+    app, root = session("app:app-secret"), session(f"super:{PASSWORD}")
+    try:
+        with pytest.raises(NoAuthError):
+            app.get("/owned")
+        assert root.get("/owned")[0] == b"mine"
+        root.set_acls("/owned", [ACL(Permissions.ALL, Id("digest", f"app:{digest('app-secret', 'sha256', 'app')}"))])
+        assert app.get("/owned")[0] == b"mine"
+    finally:
+        for client in (app, root):
+            client.stop()
+            client.close()
 
 
 def test_older_zookeeper_keeps_sha1_and_refuses_another(tmp_path: Path) -> None:
