@@ -35,6 +35,7 @@ from tests.helm import (
     template_text,
     values_file,
 )
+from tests.netpol import OUTSIDE, Pod, policies_of, reachable
 from tests.test_manifests import (
     VERSIONS,
     ZKBOOT_VARIABLES,
@@ -69,11 +70,11 @@ BASE_OBJECTS = {
     ("PodDisruptionBudget", FULLNAME),
     ("Secret", f"{FULLNAME}-super"),
     ("Pod", f"{FULLNAME}-test-status"),
+    ("NetworkPolicy", FULLNAME),
 }
 EXTRA_OBJECTS = {
-    "bitnami": {("NetworkPolicy", FULLNAME), ("ServiceAccount", FULLNAME)},
-    "bitnami-13.8.8": {("NetworkPolicy", FULLNAME), ("ServiceAccount", FULLNAME)},
-    "secure": {("NetworkPolicy", FULLNAME)},
+    "bitnami": {("ServiceAccount", FULLNAME)},
+    "bitnami-13.8.8": {("ServiceAccount", FULLNAME)},
 }
 
 # Bitnami's whole values file: static membership (its ensembles are), so no super user's Secret.
@@ -219,6 +220,13 @@ def test_defaults_are_the_base_manifests() -> None:
     secret = only(template("defaults"), "Secret")
     assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     assert len(base64.b64decode(secret["data"]["password"])) == 32
+    # The conf dir in memory, as the base's.
+    conf = [v for v in pod_spec(chart)["volumes"] if v["name"] == "conf"]
+    assert (
+        conf
+        == [v for v in pod_spec(base)["volumes"] if v["name"] == "conf"]
+        == [{"name": "conf", "emptyDir": {"medium": "Memory", "sizeLimit": "8Mi"}}]
+    )
 
 
 # --- the values users bring ------------------------------------------------------------------------
@@ -395,9 +403,160 @@ def test_secure_values() -> None:
     client_rule = only(objs, "NetworkPolicy")["spec"]["ingress"][0]
     assert client_rule["ports"] == [{"protocol": "TCP", "port": 2281}]
     assert {"podSelector": {"matchLabels": {f"{FULLNAME}-client": "true"}}} in client_rule["from"]
-    # The test pod sees the ensemble as a member does: the same Secrets.
+    # The test pod sees the ensemble as a member does: the same Secrets, but the super user's, which
+    # zkboot status never reads.
     test_pod = only(objs, "Pod")
-    assert {m["name"] for m in test_pod["spec"]["containers"][0]["volumeMounts"]} == set(volumes)
+    assert {m["name"] for m in test_pod["spec"]["containers"][0]["volumeMounts"]} == set(volumes) - {"super"}
+    assert {v["name"] for v in test_pod["spec"]["volumes"]} == set(volumes) - {"super"}
+
+
+# --- trusting no peer: the NetworkPolicy, JMX, the test pod, the super Secret ---------------------
+
+NS, OTHER_NS = "zk-ns", "apps"
+STRANGER = {"app": "web"}  # a pod of no ensemble
+CLIENT_LABEL = {f"{FULLNAME}-client": "true"}
+
+
+def objects_with(*args: str) -> list[Obj]:
+    done = run("helm", "template", RELEASE, str(CHART), *args)
+    assert done.returncode == 0, done.stderr
+    return objects(done.stdout)
+
+
+def sources(objs: list[Obj]) -> dict[str, Pod | None]:
+    """Who may knock: a member, the helm test pod, a stranger and a labelled client of the
+    namespace, the same elsewhere (also in a namespace labelled team=apps, and a pod there with a
+    member's labels), a source outside the cluster."""
+    member = Pod(only(objs, "StatefulSet")["spec"]["template"]["metadata"]["labels"], NS)
+    return {
+        "member": member,
+        "test-pod": Pod(only(objs, "Pod")["metadata"]["labels"], NS),
+        "stranger": Pod(STRANGER, NS),
+        "labelled": Pod(CLIENT_LABEL, NS),
+        "other-stranger": Pod(STRANGER, OTHER_NS),
+        "other-labelled": Pod(CLIENT_LABEL, OTHER_NS),
+        "team-stranger": Pod(STRANGER, OTHER_NS, {"team": "apps"}),
+        "team-member-labels": Pod(member.labels, OTHER_NS, {"team": "apps"}),
+        "outside": OUTSIDE,
+    }
+
+
+def reach(objs: list[Obj], port: int) -> dict[str, bool]:
+    every = sources(objs)
+    member = every["member"]
+    assert member is not None
+    return {who: reachable(policies_of(objs), member, port, source) for who, source in every.items()}
+
+
+@pytest.mark.parametrize("case", NAMES)
+def test_network_policy_keeps_the_quorum_ports_to_the_members(case: str) -> None:
+    """On by default (and in every case): 2888/3888 from the members only, not from a pod of the
+    namespace, a labelled client, a pod with a member's labels in another namespace, or outside."""
+    objs = template(case)
+    assert len(policies_of(objs)) == 1
+    for port in (2888, 3888):
+        assert reach(objs, port) == {who: who == "member" for who in sources(objs)}, port
+
+
+ALL = ("member", "test-pod", "stranger", "labelled", "other-stranger", "other-labelled", "team-stranger",
+       "team-member-labels", "outside")  # fmt: skip
+NAMESPACE_ONLY = ("member", "test-pod", "stranger", "labelled")
+LABELLED_ONLY = ("member", "test-pod", "labelled")
+
+
+@pytest.mark.parametrize(
+    ("args", "port", "allowed"),
+    [
+        ((), 2181, NAMESPACE_ONLY),
+        (("--set", "networkPolicy.clients=labelled"), 2181, LABELLED_ONLY),
+        (("--set", "networkPolicy.allowExternal=false"), 2181, LABELLED_ONLY),  # Bitnami's key
+        (("--set", "networkPolicy.clients=any"), 2181, ALL),
+        (("--set", "networkPolicy.allowExternal=true"), 2181, ALL),
+        (("--set", "networkPolicy.clients=labelled,networkPolicy.ingressNSMatchLabels.team=apps"), 2181,
+         (*LABELLED_ONLY, "team-stranger", "team-member-labels")),
+        (("--set", "networkPolicy.ingressNSMatchLabels.team=apps"), 2181,
+         (*NAMESPACE_ONLY, "team-stranger", "team-member-labels")),
+        (("--set", "networkPolicy.clients=labelled,tls.client.enabled=true,tls.client.existingSecret=zk-tls"), 2281,
+         LABELLED_ONLY),
+    ],
+)  # fmt: skip
+def test_network_policy_client_port(args: tuple[str, ...], port: int, allowed: tuple[str, ...]) -> None:
+    """The client port from the namespace by default, from labelled clients when asked (the helm test
+    pod carries the label), from the namespaces ingressNSMatchLabels selects, or from everywhere."""
+    objs = objects_with(*args)
+    assert reach(objs, port) == {who: who in allowed for who in ALL}
+    assert reach(objs, 2888) == {who: who == "member" for who in ALL}
+
+
+def test_network_policy_lets_prometheus_scrape_from_any_namespace() -> None:
+    objs = objects_with("--set", "metrics.enabled=true")
+    assert reach(objs, 9141) == {who: who != "outside" for who in ALL}
+    assert reach(objs, 2888) == {who: who == "member" for who in ALL}
+
+
+def test_control_without_the_policy_a_stranger_reaches_the_quorum() -> None:
+    """What the chart did before: no NetworkPolicy, and every source reaches 2888."""
+    objs = objects_with("--set", "networkPolicy.enabled=false")
+    assert policies_of(objs) == []
+    assert reach(objs, 2888) == dict.fromkeys(ALL, True)
+
+
+@pytest.mark.parametrize("helm", HELMS)
+@pytest.mark.parametrize(
+    ("args", "given"),
+    [
+        (("--set", "env.JMXPORT=9010"), "env.JMXPORT=9010"),
+        (("--set", "env.JMXPORT=9010,env.JMXAUTH=false"), "env.JMXPORT=9010"),
+        (("--set", "env.JMXPORT=9010,env.JMXDISABLE=false"), "env.JMXPORT=9010"),
+        (("--set", "extraEnvVars[0].name=JMXPORT,extraEnvVars[0].value=9010"), "extraEnvVars JMXPORT=9010"),
+    ],
+)
+def test_jmxport_without_authentication_is_refused(helm: str, args: tuple[str, ...], given: str) -> None:
+    """zkServer.sh opens remote JMX on JMXPORT with JMXAUTH false by default: refused, one line."""
+    stderr = fails(helm, *args)
+    lines = [line for line in stderr.splitlines() if "values:" in line]
+    assert len(lines) == 1, stderr
+    assert f"values: {given} without JMXAUTH=true: " in lines[0] and "set env.JMXAUTH=true" in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("args", [("--set", "env.JMXPORT=9010,env.JMXAUTH=true"),
+                                  ("--set", "env.JMXPORT=9010,env.JMXDISABLE=true")])  # fmt: skip
+def test_jmxport_with_authentication_or_jmx_disabled_is_accepted(args: tuple[str, ...]) -> None:
+    env = container_env(container(only(objects_with(*args), "StatefulSet")))
+    assert env["JMXPORT"] == "9010"
+
+
+def test_the_test_pod_mounts_no_super_secret() -> None:
+    """zkboot status never reads the super user's password: the test pod has no volume of it."""
+    pod = only(template("defaults"), "Pod")
+    assert "volumes" not in pod["spec"] and "volumeMounts" not in pod["spec"]["containers"][0]
+    assert {"super"} == {v["name"] for v in pod_spec(statefulset("defaults"))["volumes"] if "secret" in v}
+
+
+def test_the_super_secret_says_how_to_render_for_gitops() -> None:
+    """helm template (no cluster: lookup finds nothing) makes a new password each render; the
+    rendered Secret says so and names superPasswordSecret, which makes the chart use yours."""
+    text = template_text("defaults")
+    secret = text[text.index("# Source: zookeeper/templates/secret-super.yaml") :].split("\n---", 1)[0]
+    assert "helm" in secret and "template" in secret and "superPasswordSecret" in secret, secret
+    objs = objects_with("--set", "superPasswordSecret=zk-super")
+    assert [o for o in objs if o["kind"] == "Secret"] == []
+    (volume,) = [v for v in pod_spec(only(objs, "StatefulSet"))["volumes"] if v["name"] == "super"]
+    assert volume["secret"]["secretName"] == "zk-super"
+
+
+def test_nodeport_notes_warn() -> None:
+    """A NodePort client Service without TLS: NOTES warns of the plaintext port, and that the
+    NetworkPolicy (clients: namespace) keeps outside clients off it. (helm 4 only, as above.)"""
+    done = run("helm", "install", "--dry-run=client", RELEASE, str(CHART), "--set", "service.type=NodePort")
+    assert done.returncode == 0, done.stderr
+    notes = done.stdout.split("NOTES:", 1)[1]
+    assert "WARNING: service.type NodePort publishes the plaintext client port" in notes
+    assert "networkPolicy.clients=any lets them in" in notes
+    done = run("helm", "install", "--dry-run=client", RELEASE, str(CHART),
+               "--set", "service.type=NodePort,networkPolicy.clients=any")  # fmt: skip
+    notes = done.stdout.split("NOTES:", 1)[1]
+    assert "plaintext" in notes and "networkPolicy.clients=any" not in notes
 
 
 # --- refusals -------------------------------------------------------------------------------------
@@ -713,6 +872,17 @@ def test_heap_auto_follows_the_presets_memory_limit(preset: str) -> None:
     heap = json.loads(done.stdout)["heap"]
     assert heap["size"] == f"{limit // 2 // MIB}M", heap
     assert heap["note"].endswith("from /sys/fs/cgroup/memory.max"), heap
+
+
+@pytest.mark.parametrize("preset", ["", *BITNAMI_PRESETS])
+def test_conf_in_memory_fits_beside_the_heap_with_every_preset(preset: str) -> None:
+    """The conf emptyDir (tmpfs, charged to the memory limit up to its sizeLimit) is at most an
+    eighth of what heapSize auto leaves of the limit, with the smallest preset too."""
+    sts = only(objects_with("--set", f"resourcesPreset={preset}"), "StatefulSet")
+    limit = quantity_bytes(container(sts)["resources"]["limits"]["memory"])
+    (conf,) = (v["emptyDir"] for v in pod_spec(sts)["volumes"] if v["name"] == "conf")
+    assert conf["medium"] == "Memory"
+    assert quantity_bytes(conf["sizeLimit"]) * 8 <= limit - limit // 2, (conf, limit)
 
 
 # --- Bitnami's chart 13.8.8, its whole values.yaml ------------------------------------------------

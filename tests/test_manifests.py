@@ -27,6 +27,7 @@ import yaml
 from kubernetes_validate.utils import VersionNotSupportedError
 
 from tests.helpers import old_start_pairs
+from tests.netpol import OUTSIDE, Pod, policies_of, reachable
 from zkboot.cli import probe as probe_cli
 from zkboot.errors import UsageError
 from zkboot.options import ProbeOptions
@@ -47,9 +48,10 @@ EXPECTED_OBJECTS = {
     ("Service", "zk-cs"),
     ("PodDisruptionBudget", "zk-pdb"),
     ("StatefulSet", "zk"),
+    ("NetworkPolicy", "zk"),
 }
 # What an overlay renders besides the base's objects.
-EXTRA_OBJECTS = {"secure": {("NetworkPolicy", "zk")}}
+EXTRA_OBJECTS: dict[str, set[tuple[str, str]]] = {}
 POD_LABELS = {"app.kubernetes.io/name": "zookeeper", "app.kubernetes.io/component": "ensemble"}
 POLICY = {"base": "Parallel", "nodeport": "Parallel", "legacy": "OrderedReady", "secure": "Parallel"}
 NAMESPACE = "default"
@@ -66,24 +68,29 @@ Obj = dict[str, Any]
 # --- rendering ------------------------------------------------------------------------------------
 
 
-@functools.cache
-def _kustomize(name: str) -> tuple[Obj, ...]:
+def kustomize(path: Path) -> list[Obj]:
+    """``kubectl kustomize`` of one directory: the objects it renders."""
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         pytest.fail("kubectl is not on PATH: these tests render manifests/ with `kubectl kustomize`")
     try:
         done = subprocess.run(
-            [kubectl, "kustomize", str(KUSTOMIZATIONS[name])],
+            [kubectl, "kustomize", str(path)],
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
         )
     except subprocess.TimeoutExpired:
-        pytest.fail(f"kubectl kustomize {KUSTOMIZATIONS[name]} took more than 60 s")
+        pytest.fail(f"kubectl kustomize {path} took more than 60 s")
     if done.returncode != 0:
-        pytest.fail(f"kubectl kustomize {KUSTOMIZATIONS[name]} exited {done.returncode}: {done.stderr.strip()}")
-    return tuple(doc for doc in yaml.safe_load_all(done.stdout) if doc is not None)
+        pytest.fail(f"kubectl kustomize {path} exited {done.returncode}: {done.stderr.strip()}")
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc is not None]
+
+
+@functools.cache
+def _kustomize(name: str) -> tuple[Obj, ...]:
+    return tuple(kustomize(KUSTOMIZATIONS[name]))
 
 
 def render(name: str) -> list[Obj]:
@@ -367,6 +374,13 @@ ZKBOOT_VARIABLES = (
 )
 
 
+# The conf dir's emptyDir: in memory, since zkboot writes the key stores and the JAAS file there.
+CONF_EMPTY_DIR = {"medium": "Memory", "sizeLimit": "8Mi"}
+# Kubernetes' limit on a Secret's data: a key store zkboot writes (a TLS Secret's key and
+# certificates) is never larger.
+SECRET_MAX_BYTES = 1024 * 1024
+
+
 # --- tests ----------------------------------------------------------------------------------------
 
 NAMES = tuple(KUSTOMIZATIONS)
@@ -374,7 +388,7 @@ NAMES = tuple(KUSTOMIZATIONS)
 
 @pytest.mark.parametrize("name", NAMES)
 def test_renders_the_expected_objects(name: str) -> None:
-    """The base's four objects, plus an overlay's own (the secure overlay's NetworkPolicy), once each."""
+    """The base's five objects, plus an overlay's own, once each."""
     objs = render(name)
     expected = EXPECTED_OBJECTS | EXTRA_OBJECTS.get(name, set())
     assert len(objs) == len(expected)
@@ -534,12 +548,15 @@ def test_statefulset_shape(name: str) -> None:
     }
     assert ctr["resources"] == {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "1Gi"}}
 
-    # Read-only root: emptyDirs for the conf dir, the log dir and /tmp; the PVC for the data.
+    # Read-only root: emptyDirs for the conf dir (in memory: key stores and passwords), the log dir
+    # and /tmp; the PVC for the data.
     volumes = {v["name"]: v for v in pod["volumes"]}
     mounts = {m["mountPath"]: m["name"] for m in ctr["volumeMounts"]}
-    for path, volume in (("/opt/zookeeper/conf", "conf"), ("/var/log/zookeeper", "logs"), ("/tmp", "tmp")):
+    for path, volume, empty_dir in (
+        ("/opt/zookeeper/conf", "conf", CONF_EMPTY_DIR), ("/var/log/zookeeper", "logs", {}), ("/tmp", "tmp", {}),
+    ):  # fmt: skip
         assert mounts.get(path) == volume, f"{path} is not on the {volume} volume"
-        assert volumes[volume] == {"name": volume, "emptyDir": {}}
+        assert volumes[volume] == {"name": volume, "emptyDir": empty_dir}
     assert mounts.get("/var/lib/zookeeper") == "datadir"
     assert "datadir" not in volumes
     (claim,) = spec["volumeClaimTemplates"]
@@ -569,6 +586,28 @@ def test_heap_fits_the_memory_limit(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_conf_in_memory_fits_beside_the_heap(name: str) -> None:
+    """The conf emptyDir is tmpfs, charged to the pod's memory limit up to its sizeLimit. That
+    holds the most zkboot can write there (the files it renders, and two key stores, each at most a
+    Secret's size), and is a small part of what the heap leaves of the limit."""
+    sts = only(render(name), "StatefulSet")
+    ctr = container(sts)
+    limit = quantity_bytes(ctr["resources"]["limits"]["memory"])
+    heaps = [a.partition("=")[2] for a in start_args(ctr) if a.startswith("--heap=")]
+    heap = heap_bytes(heaps[-1]) if heaps else limit // 2  # ZK_HEAP_SIZE=auto: half the limit
+    (conf,) = (v["emptyDir"] for v in pod_spec(sts)["volumes"] if v["name"] == "conf")
+    size = quantity_bytes(conf["sizeLimit"])
+    _, files, _ = rendered(sts, 0)
+    in_conf = {path: text for path, text in files.items() if path.startswith("/opt/zookeeper/conf/")}
+    assert in_conf, f"no file rendered in the conf dir: {sorted(files)}"
+    other = sum(len(text.encode()) for path, text in in_conf.items() if not path.endswith("-keystore.pem"))
+    assert other + 2 * SECRET_MAX_BYTES <= size, f"{other} bytes of files and two key stores > sizeLimit {size}"
+    assert size * 16 <= limit - heap, (
+        f"sizeLimit {size} is over a sixteenth of the {limit - heap} bytes beside the heap"
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_command_renders_every_member(name: str) -> None:
     for sts in statefulsets(render(name)):
         check_statefulset(sts)
@@ -594,6 +633,92 @@ def test_service_links_are_off_and_would_not_collide(name: str) -> None:
     assert not injected & ZKBOOT_VARIABLES
     for sts in statefulsets(objs):
         assert pod_spec(sts)["enableServiceLinks"] is False
+
+
+# --- the NetworkPolicy, judged by whom it lets in (tests/netpol.py) -------------------------------
+
+NS, OTHER_NS = "zk-ns", "apps"
+STRANGER = {"app": "web"}  # a pod of no ensemble
+LABELLED = {"zookeeper-client": "true"}  # the secure overlay's client label
+# Who reaches each overlay's client port: the members, a stranger and a labelled pod of the
+# namespace, a stranger and a labelled pod of another namespace, a source outside the cluster.
+CLIENT_REACH = {
+    "base": (2181, {"member": True, "stranger": True, "labelled": True, "other-stranger": False,
+                    "other-labelled": False, "outside": False}),
+    "legacy": (2181, {"member": True, "stranger": True, "labelled": True, "other-stranger": False,
+                      "other-labelled": False, "outside": False}),
+    # The nodePort's traffic comes from outside the cluster: the plaintext port is open to all
+    # (the overlay's warning says so).
+    "nodeport": (2181, {"member": True, "stranger": True, "labelled": True, "other-stranger": True,
+                        "other-labelled": True, "outside": True}),
+    "secure": (2281, {"member": True, "stranger": False, "labelled": True, "other-stranger": False,
+                      "other-labelled": False, "outside": False}),
+}  # fmt: skip
+
+
+def sources(member: Pod) -> dict[str, Pod | None]:
+    return {
+        "member": member,
+        "stranger": Pod(STRANGER, NS),
+        "labelled": Pod(LABELLED, NS),
+        "other-stranger": Pod(STRANGER, OTHER_NS),
+        "other-labelled": Pod(LABELLED, OTHER_NS),
+        "other-member-labels": Pod(member.labels, OTHER_NS),  # a member's labels in another namespace
+        "outside": OUTSIDE,
+    }
+
+
+def member_pod(sts: Obj) -> Pod:
+    return Pod(sts["spec"]["template"]["metadata"]["labels"], NS)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_network_policy_lets_only_the_members_into_the_quorum_ports(name: str) -> None:
+    """2888/3888 (no quorum authentication in the base: a joiner gets the data tree) from the
+    members only: not from another pod of the namespace, nor a pod with a member's labels elsewhere."""
+    objs = render(name)
+    policies, sts = policies_of(objs), only(objs, "StatefulSet")
+    member, ctr = member_pod(sts), container(sts)
+    for port in (port_of(ctr, "server"), port_of(ctr, "leader-election")):
+        for who, source in sources(member).items():
+            assert reachable(policies, member, port, source) == (who == "member"), f"{who} -> {port}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_network_policy_client_port(name: str) -> None:
+    """The client port from the namespace (the base, legacy), from everywhere (nodeport), from
+    labelled clients and the members (secure, whose plain port is for the pod's own probes)."""
+    objs = render(name)
+    policies, sts = policies_of(objs), only(objs, "StatefulSet")
+    member = member_pod(sts)
+    port, expected = CLIENT_REACH[name]
+    every = sources(member)
+    got = {who: reachable(policies, member, port, every[who]) for who in expected}
+    assert got == expected
+    if name == "secure":
+        assert not any(reachable(policies, member, 2181, source) for who, source in every.items() if who != "member")
+
+
+def test_control_without_the_policy_a_stranger_reaches_the_quorum() -> None:
+    """The evaluator can say yes: with no policy (the manifests before it), or with the quorum rule
+    open to the namespace, a stranger reaches 2888."""
+    objs = render("base")
+    member = member_pod(only(objs, "StatefulSet"))
+    assert reachable([], member, 2888, Pod(STRANGER, NS))
+    (policy,) = policies_of(objs)
+    policy["spec"]["ingress"][1]["from"] = [{"podSelector": {}}]
+    assert reachable([policy], member, 2888, Pod(STRANGER, NS))
+    assert not reachable([policy], member, 2888, Pod(STRANGER, OTHER_NS))
+
+
+def test_nodeport_overlay_warns() -> None:
+    """The plaintext port on every node: the client Service carries the warning (kubectl describe
+    shows it) and the kustomization's comment says it."""
+    client = only(render("nodeport"), "Service", "zk-cs")
+    warning = client["metadata"]["annotations"]["zkboot/warning"]
+    assert "plaintext" in warning and "no authentication" in warning and "32181" in warning, warning
+    assert "WARNING" in (KUSTOMIZATIONS["nodeport"] / "kustomization.yaml").read_text()
+    assert "annotations" not in only(render("base"), "Service", "zk-cs")["metadata"]
 
 
 # --- the secure overlay: TLS from Secrets, a NetworkPolicy ----------------------------------------
@@ -724,6 +849,33 @@ def test_secure_zoo_cfg_for_zk_1() -> None:
     sts = only(render("secure"), "StatefulSet")
     check_member(sts, 1)
     check_secure_member(sts, 1)
+
+
+QUORUM_TLS_DIR = "/opt/zookeeper/secrets/quorum-tls"
+
+
+def test_secure_quorum_ca_component(tmp_path: Path) -> None:
+    """overlays/secure/quorum-ca, as its comment says to use it: the quorum's stores from
+    zk-quorum-tls (its own CA), the client port's still from zk-tls; all else the secure overlay's."""
+    secure = KUSTOMIZATIONS["secure"]
+    rel = Path(*[".."] * len(tmp_path.parts[1:])) / secure.relative_to("/")  # kustomize takes no absolute path
+    (tmp_path / "kustomization.yaml").write_text(
+        yaml.safe_dump({"resources": [str(rel)], "components": [str(rel / "quorum-ca")]})
+    )
+    objs, plain = kustomize(tmp_path), render("secure")
+    sts = only(objs, "StatefulSet")
+    ctr = container(sts)
+    assert container_env(ctr) == {
+        **container_env(container(only(plain, "StatefulSet"))),
+        "ZK_QUORUM_TLS_DIR": QUORUM_TLS_DIR,
+    }
+    assert secret_volume("quorum-tls", "zk-quorum-tls", ("tls.crt", "tls.key", "ca.crt")) in pod_spec(sts)["volumes"]
+    assert {"name": "quorum-tls", "mountPath": QUORUM_TLS_DIR, "readOnly": True} in ctr["volumeMounts"]
+    check_member(sts, 1)
+    _, _, cfg = rendered(sts, 1)
+    assert cfg["ssl.quorum.trustStore.location"] == f"{QUORUM_TLS_DIR}/ca.crt"
+    assert cfg["ssl.trustStore.location"] == f"{TLS_DIR}/ca.crt"
+    assert [o for o in objs if o["kind"] != "StatefulSet"] == [o for o in plain if o["kind"] != "StatefulSet"]
 
 
 # --- negative controls: the checks above can fail -------------------------------------------------

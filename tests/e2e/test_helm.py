@@ -53,6 +53,10 @@ def helm_test(sim: Simulation, case: str, ordinal: int) -> subprocess.CompletedP
     pod = only(template(case), "Pod")
     (ctr,) = pod["spec"]["containers"]
     env = {**sim.pods[ordinal].env, **{e["name"]: e["value"] for e in ctr["env"]}}
+    # The test pod mounts no super Secret, which the member's pod does: its path names nothing there.
+    assert "volumes" not in pod["spec"], pod["spec"]["volumes"]
+    if "ZK_SUPER_PASSWORD_FILE" in env:
+        env["ZK_SUPER_PASSWORD_FILE"] = "/nonexistent/super/password"
     argv = sim.pods[ordinal].exec_argv(ctr["command"])
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30, check=False)
 

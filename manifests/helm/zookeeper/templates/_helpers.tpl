@@ -215,6 +215,9 @@ incubator 2.x's service.ports.client (a map). */ -}}
 {{- /* Bitnami's order: global.storageClass, then persistence.storageClass, then global.defaultStorageClass. */ -}}
 {{- if not $eff.persistence.storageClass -}}{{- $_ := set $eff.persistence "storageClass" (dig "defaultStorageClass" "" ($v.global | default dict)) -}}{{- end -}}
 {{- with $v.persistence.accessMode -}}{{- $_ := set $eff.persistence "accessModes" (list .) -}}{{- end -}}
+{{- /* Bitnami's networkPolicy.allowExternal, when given: true lets every source reach the client
+port, false only labelled clients. */ -}}
+{{- if not (kindIs "invalid" (dig "networkPolicy" "allowExternal" nil $v)) -}}{{- $_ := set $eff.networkPolicy "clients" (ternary "any" "labelled" $v.networkPolicy.allowExternal) -}}{{- end -}}
 {{- if kindIs "string" $v.updateStrategy -}}{{- $_ := set $eff "updateStrategy" (dict "type" $v.updateStrategy) -}}{{- end -}}
 {{- if kindIs "map" $eff.service.ports.client -}}{{- $_ := set $eff.service.ports "client" $eff.containerPorts.client -}}{{- end -}}
 {{- /* resourcesPreset (files/resources-presets.yaml): "" is this chart's sizing with resources laid
