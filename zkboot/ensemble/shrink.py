@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from zkboot.client.access import Access
 from zkboot.client.session import check_write, reconfigure
-from zkboot.ensemble.config import Server, config_version, describe, parse_config
+from zkboot.ensemble.config import Server, check_members, config_version, describe, parse_config
 from zkboot.ensemble.peers import read_membership, serving_hosts
 from zkboot.ensemble.setup import PeerSetup, prepare
 from zkboot.errors import EnvironmentProblem, QueryError, UsageError
@@ -55,7 +55,8 @@ def shrink(setup: PeerSetup, replicas: int, password: str) -> str:
             f"no serving member among {', '.join(hosts)} told its membership; expected the ensemble to serve"
         )
     text, source = found
-    servers = parse_config(text)
+    settings = setup.settings
+    servers = check_members(parse_config(text), identity, settings.server_port, settings.election_port, source)
     leaving = [s for s in servers if s.myid - setup.settings.myid_offset >= replicas]
     staying = tuple(s for s in servers if s not in leaving)
     if not leaving:

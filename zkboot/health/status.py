@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from zkboot.client.endpoint import Endpoint, Srvr
 from zkboot.client.parallel import ask_all
-from zkboot.ensemble.config import parse_config
+from zkboot.ensemble.config import check_members, parse_config
 from zkboot.ensemble.peers import read_membership, without_pod
 from zkboot.ensemble.setup import PeerSetup, prepare
-from zkboot.errors import Kind, QueryError, UsageError
+from zkboot.errors import ForeignMembership, Kind, QueryError, UsageError
 from zkboot.health.probes import endpoint_for
 from zkboot.identity import Identity
 from zkboot.options import Given
@@ -170,16 +170,23 @@ def run(flags: FlagValues, probe_flags: Given, environ: Mapping[str, str], fmt: 
     setup = prepare(resolve(flags, environ), probe_flags, environ)
     who, settings = setup.identity, setup.settings
     asked = target(setup)
-    members, no_pod = None, []
+    members, no_pod, refused = None, [], ""
     if settings.membership == "dynamic":  # the members are what the ensemble says, not --servers
         hosts = [who.fqdn, *(m.host for m in who.members if m.host != who.fqdn)]
         found = read_membership(hosts, setup.access, asked.timeout)
         if found is not None:
-            configured = parse_config(found[0])
-            members = [(s.myid, s.host) for s in configured]
-            no_pod = without_pod(configured)
+            try:  # a forged list must not send status to other hosts: then the settings' members
+                configured = check_members(
+                    parse_config(found[0]), who, settings.server_port, settings.election_port, found[1]
+                )
+            except ForeignMembership as exc:
+                refused = "; " + str(exc)
+            else:
+                members = [(s.myid, s.host) for s in configured]
+                no_pod = without_pod(configured)
     states = collect(who, asked, members)
     held, line = verdict(states)
+    line += refused
     if no_pod:
         line += "; configured without a pod: " + ", ".join(f"{_short(s.host)} (myid {s.myid})" for s in no_pod)
     if fmt == "json":
