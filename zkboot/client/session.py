@@ -56,8 +56,14 @@ class _Budget:
         self.left = MAX_REPLY
         self.flooded = threading.Event()
         self.done = threading.Event()  # the call answered, failed, or was flooded
+        self.answers: list[Any] = []
         self.sockets: list[socket.socket] = []
         self.lock = threading.Lock()
+
+    def deliver(self, answer: Any) -> None:
+        """The call's answer, as soon as it is in: closing the session may still take long."""
+        self.answers.append(answer)
+        self.done.set()
 
     def shut(self) -> None:
         with self.lock:
@@ -106,15 +112,15 @@ def _handler(budget: _Budget) -> Any:
 
 
 def _bounded(host: str, port: int, seconds: float, budget: _Budget, call: Callable[[], Answer]) -> Answer:
-    """``call()`` in a daemon thread; its answer, or its error, within ``seconds`` whatever the
-    peer does; the session's sockets are shut at the end either way."""
-    outcome: list[Answer] = []
+    """``call()`` in a daemon thread; its answer, or its error, within ``seconds`` (and STOP_GRACE
+    for the session to close) whatever the peer does; the session's sockets are shut at the end
+    either way."""
     failure: list[BaseException] = []
     done = budget.done
 
     def run() -> None:
         try:
-            outcome.append(call())
+            budget.deliver(call())
         except BaseException as exc:  # handed to the caller's thread
             failure.append(exc)
         finally:
@@ -123,15 +129,16 @@ def _bounded(host: str, port: int, seconds: float, budget: _Budget, call: Callab
     worker = threading.Thread(target=run, name=f"zkboot-session-{host}", daemon=True)
     worker.start()
     answered = done.wait(seconds)
+    worker.join(STOP_GRACE)  # a session that answered closes itself, as the server expects
     budget.shut()  # ends kazoo's threads, should they still wait on the peer
-    worker.join(STOP_GRACE)
+    if budget.answers:
+        answer: Answer = budget.answers[0]
+        return answer
     if budget.flooded.is_set():
         raise SessionError(Kind.UNEXPECTED, f"{host}:{port} sent more than {MAX_REPLY >> 20} MiB")
-    if not answered:
+    if not answered or not failure:
         raise SessionError(Kind.TIMED_OUT, f"{host}:{port}: no answer within {seconds:g}s")
-    if failure:
-        raise failure[0]
-    return outcome[0]
+    raise failure[0]
 
 
 @contextlib.contextmanager
@@ -182,7 +189,8 @@ def read_config(host: str, access: Access, timeout: float) -> str:
     def call() -> str:
         with _session(host, access, timeout, budget) as client:
             data, _stat = client.get_async(CONFIG_NODE).get(timeout=timeout)
-            return _data(data)
+            budget.deliver(_data(data))
+        return _data(data)
 
     return _bounded(host, access.port, 2 * timeout + STOP_GRACE, budget, call)
 
@@ -210,7 +218,8 @@ def reconfigure(
     def call() -> str:
         with _session(host, access, timeout, budget, password) as client:
             data, _stat = client.reconfig_async(joining, leaving, None, from_version).get(timeout=timeout)
-            return _data(data)
+            budget.deliver(_data(data))
+        return _data(data)
 
     return _bounded(host, access.port, 2 * timeout + STOP_GRACE, budget, call)
 
