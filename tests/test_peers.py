@@ -473,3 +473,26 @@ def test_status_over_tls_takes_a_member_only_with_its_own_certificate(tmp_path: 
     assert members["zk-2"]["mode"] == "follower", members
     assert not members["zk-1"]["reachable"], members
     assert fakes[1].commands == [] and fakes[2].commands == ["srvr"]
+
+
+def test_the_clients_account_may_not_be_the_super_users(tmp_path: Path) -> None:
+    """zookeeper.superUser names ``super``: a clients' SASL account of that name would make every
+    client the super user, so a start with both refuses, one line, nothing written."""
+    home = stub_home(tmp_path / "zk", "exit 0\n", jars=["zookeeper-3.8.0.jar"])
+    secret = tmp_path / "password"
+    secret.write_text(PASSWORD + "\n")
+    clients = tmp_path / "clients"
+    clients.mkdir()
+    (clients / "username").write_text("super\n")
+    (clients / "password").write_text("app-pw\n")
+    env = clean_env(
+        tmp_path / "pod", ZK_HOME=str(home), ZK_SUPER_PASSWORD_FILE=str(secret), ZK_CLIENT_SASL_DIR=str(clients)
+    )
+    result = subprocess.run(
+        [script("zkboot"), "start", "--hostname=zk-0", "--servers=1"],
+        capture_output=True, text=True, env=env, timeout=30, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert f"ZK_CLIENT_SASL_DIR={clients}: username 'super' is the super user's SASL account" in line, line
+    assert not (tmp_path / "pod").exists()
