@@ -24,6 +24,7 @@ echo "$@" > "$(dirname "$0")/../EXECUTED"
 exit 97
 """
 SNAPSHOT_BYTES = bytes(range(256)) * 4
+PROPS = "a shell or Java's Properties would read another path"  # how a path setting's error ends
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,21 @@ CASES = [
     Case("relative-data-dir", ("start-zookeeper", "--data_dir=var/lib/zookeeper"), 2,
          ("--data_dir='var/lib/zookeeper'",)),
     Case("conf-dir-with-space", ("zkboot", "start", "--conf-dir", "{conf} x"), 2, ("--conf-dir=", "{conf} x")),
+    # what a shell (java.env's double quotes, zkServer.sh's unquoted $JVMFLAGS) or Java's Properties
+    # (zoo.cfg) would read otherwise: each character class, by flag and by variable
+    Case("log-dir-command-substitution-env", ("start-zookeeper",), 2, ("ZK_LOG_DIR='{tmp}/l$(id)'", PROPS),
+         env={"ZK_LOG_DIR": "{tmp}/l$(id)"}),
+    Case("conf-dir-double-quote", ("zkboot", "start", "--conf-dir", '{conf}"x'), 2, ("--conf-dir=", '"x', PROPS)),
+    Case("log-dir-backquote", ("start-zookeeper", "--log_dir={tmp}/l`id`"), 2, ("--log_dir='{tmp}/l`id`'", PROPS)),
+    Case("data-dir-backslash", ("zkboot", "start", "--data-dir", "{tmp}/da\\ta"), 2, ("--data-dir=", "/da", PROPS)),
+    Case("data-log-dir-trailing-backslash", ("zkGenConfig.sh",), 2, ("ZK_DATA_LOG_DIR=", PROPS),
+         env={"ZK_REPLICAS": "1", "ZK_DATA_LOG_DIR": "{tmp}/log\\"}),
+    Case("conf-dir-wildcard", ("zkboot", "start", "--conf-dir", "{tmp}/c*"), 2, ("--conf-dir='{tmp}/c*'", PROPS)),
+    Case("data-dir-control-character-env", ("zkboot", "start"), 2, ("ZK_DATA_DIR=", "\\x1b", PROPS),
+         env={"ZK_DATA_DIR": "{tmp}/data\x1b[1m"}),
+    Case("log-dir-non-ascii", ("zkboot", "start", "--log-dir", "{tmp}/journal-\u00e9"), 2, ("--log-dir=", PROPS)),
+    Case("tls-dir-dollar", ("zkboot", "start", "--secure-client-port", "2281", "--tls-dir", "{tmp}/$HOME"), 2,
+         ("--tls-dir='{tmp}/$HOME'", PROPS)),
     # heap
     Case("heap-2X", ("start-zookeeper", "--heap=2X"), 2, ("--heap='2X'",)),
     Case("heap-1M-env", ("zkGenConfig.sh",), 2, ("ZK_HEAP_SIZE='1M'",), env={"ZK_REPLICAS": "1", "ZK_HEAP_SIZE": "1M"}),
@@ -91,6 +107,29 @@ CASES = [
     Case("set-server-n-legacy", ("start-zookeeper", "--set=server.2=x"), 2, ("--set", "server.2")),
     Case("cfg-extra-novalue", ("zkGenConfig.sh",), 2, ("ZK_CFG_EXTRA", "'novalue'"),
          env={"ZK_REPLICAS": "1", "ZK_CFG_EXTRA": "novalue"}),
+    # --set values as Java's Properties would read them otherwise
+    Case("set-trailing-backslash", ("zkboot", "start", "--set", "snapCount=10\\"), 2,
+         ("--set", "snapCount", "a backslash", "expected printable ASCII without a backslash")),
+    Case("set-backslash-escape-env", ("zkGenConfig.sh",), 2, ("ZK_CFG_EXTRA", "ssl.ciphersuites", "a backslash"),
+         env={"ZK_REPLICAS": "1", "ZK_CFG_EXTRA": "snapCount=1000;ssl.ciphersuites=A\\tB"}),
+    Case("set-control-character", ("start-zookeeper", "--set=snapCount=1\x07"), 2,
+         ("--set", "\\x07", "a control character")),
+    Case("set-non-ascii", ("zkboot", "render", "--set", "metricsProvider.httpHost=h\u00f4te"), 2,
+         ("--set", "metricsProvider.httpHost", "non-ASCII")),
+    # keys that are not the user's to give, or not safe
+    Case("set-admin-server-address", ("zkboot", "start", "--set", "admin.serverAddress=0.0.0.0"), 2,
+         ("admin.serverAddress", "--admin-address / ZK_ADMIN_ADDRESS")),
+    Case("skip-acl-with-dynamic-membership",
+         ("zkboot", "start", "--membership", "dynamic", "--super-password-file", "{tmp}/super", "--set", "skipACL=yes"),
+         2, ("--set", "skipACL=yes", "--membership=dynamic", "reconfigure")),
+    Case("skip-acl-with-dynamic-membership-env", ("zkGenConfig.sh",), 2,
+         ("ZK_CFG_EXTRA", "skipACL=true", "ZK_MEMBERSHIP=dynamic"),
+         env={"ZK_REPLICAS": "1", "ZK_MEMBERSHIP": "dynamic", "ZK_SUPER_PASSWORD_FILE": "{tmp}/super",
+              "ZK_CFG_EXTRA": "skipACL=true"}),
+    Case("admin-address-name", ("zkboot", "start", "--admin-address", "localhost"), 2,
+         ("--admin-address='localhost'", "an IP address")),
+    Case("digest-algorithm-md5", ("start-zookeeper",), 2, ("ZK_DIGEST_ALGORITHM='MD5'", "SHA-256"),
+         env={"ZK_DIGEST_ALGORITHM": "MD5"}),
     Case("bad-4lw-word", ("zkboot", "start", "--4lw-whitelist", "ruok,bogus"), 2, ("--4lw-whitelist='ruok,bogus'",)),
     Case("admin-server-maybe", ("zkboot", "start", "--admin-server", "maybe"), 2, ("--admin-server='maybe'",)),
     Case("json-log-format-error", ("zkGenConfig.sh",), 2, ('"event": "error"', "ZK_REPLICAS='0'"),

@@ -100,8 +100,7 @@ class Ensemble:
             *self.settings(),
             "--set",
             f"clientPortAddress={address(ordinal)}",
-            "--set",
-            f"admin.serverAddress={address(ordinal)}",
+            f"--admin-address={address(ordinal)}",
             *self.flags,
             *extra,
         ]

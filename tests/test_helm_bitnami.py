@@ -6,7 +6,8 @@ values.yaml and the same ``--set`` arguments, must give the StatefulSet the same
 selector, podManagementPolicy and volumeClaimTemplates (the API server refuses an update that
 changes any of them), pods that the selector matches, and Services of the same names with the
 same ports; the one difference, documented in the chart's README, is that the client Service does
-not offer the quorum ports (only members use them, through the headless Service).
+not offer the quorum ports (only members use them, through the headless Service).  And the
+membership Bitnami's whole values file gets: static, as its ensembles are.
 """
 
 from __future__ import annotations
@@ -69,3 +70,23 @@ def test_upgrading_a_bitnami_release_changes_no_field_kubernetes_keeps(case: str
         expected = ports if name == headless else [p for p in ports if p["name"] not in QUORUM_PORTS]
         assert ours == expected, name
         assert services[name]["spec"]["selector"] == kept["selector"]["matchLabels"], name
+
+
+@pytest.mark.parametrize(
+    ("args", "membership"),
+    [
+        (("-f", WHOLE_VALUES), "static"),  # Bitnami's ensembles are static: a roll mixes members
+        (("-f", WHOLE_VALUES, "--set", "membership=dynamic"), "dynamic"),  # asked for
+        (("--set", "diagnosticMode.enabled=false"), "static"),  # one of Bitnami's own keys
+        (("-f", str(FIXTURES / "bitnami-values.yaml")), "dynamic"),  # Bitnami's common keys only
+        ((), "dynamic"),
+    ],
+)
+def test_membership_is_static_with_bitnamis_values_file(args: tuple[str, ...], membership: str) -> None:
+    done = run("helm", "template", "zk", str(CHART), *args)
+    assert done.returncode == 0, done.stderr
+    (sts,) = [doc for doc in objects(done.stdout) if doc["kind"] == "StatefulSet"]
+    env = {e["name"]: e.get("value") for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["ZK_MEMBERSHIP"] == membership
+    secrets = [doc for doc in objects(done.stdout) if doc["kind"] == "Secret"]
+    assert bool(secrets) == (membership == "dynamic")  # the super user's Secret: dynamic only

@@ -66,7 +66,7 @@ K8SZK_PAIRS = [
     ("server.1", "myzk-zookeeper-0.myzk-zookeeper-headless.default.svc.cluster.local:2888:3888"),
     ("server.2", "myzk-zookeeper-1.myzk-zookeeper-headless.default.svc.cluster.local:2888:3888"),
 ]
-PRODUCT_KEYS = ["4lw.commands.whitelist", "admin.enableServer", "admin.serverPort"]
+PRODUCT_KEYS = ["4lw.commands.whitelist", "admin.enableServer", "admin.serverPort", "admin.serverAddress"]
 
 UPSTREAM_38 = Installation(Path("/opt/zookeeper/bin/zkServer.sh"), "upstream", "3.8.0", "logback", ())
 UPSTREAM_35 = Installation(Path("/opt/zookeeper/bin/zkServer.sh"), "upstream", "3.5.9", "log4j", ())
@@ -129,11 +129,12 @@ def test_old_start_zoo_cfg(installation: str) -> None:
     rest = pairs[len(OLD_START_PAIRS) :]
     assert [key for key, _ in rest] == PRODUCT_KEYS
     # Nothing in the old flags asks for more: the probes' three words, and the admin server off
-    # (an unauthenticated HTTP port is opt-in, --admin-server=on), on its default port.
+    # (an unauthenticated HTTP port is opt-in, --admin-server=on), on its default port, on loopback.
     assert dict(rest) == {
         "4lw.commands.whitelist": "ruok,srvr,mntr",
         "admin.enableServer": "false",
         "admin.serverPort": "8080",
+        "admin.serverAddress": "127.0.0.1",
     }
     assert_well_formed(zoo.content)
 

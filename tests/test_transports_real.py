@@ -120,7 +120,7 @@ def test_http_transport_against_the_admin_server(zk_launcher: Any, tmp_path: Pat
     if zookeeper == DEBIAN:
         assert f"java.class.path={paths.conf}:" in output
         assert str(SERVLET_JAR) in next(line for line in output.splitlines() if "java.class.path=" in line)
-    assert f"Started AdminServer on address 0.0.0.0, port {admin}" in output
+    assert f"Started AdminServer on address 127.0.0.1, port {admin}" in output  # --admin-address's default
     assert "Unable to load jetty" not in output
 
     for check in ("live", "ready"):

@@ -374,6 +374,37 @@ class MemberView:
 ZK_ERRORS = (KazooException, KazooTimeoutError)
 
 
+def member_client(sim: Simulation, ordinal: int) -> KazooClient:
+    """A started client connected to pod ``ordinal`` alone (with the run's TLS and SASL, if any)."""
+    zk = KazooClient(hosts=f"{sim.address(ordinal)}:{sim.client_port}", timeout=10.0, **sim.kazoo_args())
+    zk.start(timeout=30)
+    return zk
+
+
+def write_children(sim: Simulation, parent: str, values: dict[str, bytes]) -> None:
+    """``parent`` and a child per entry of ``values``, created through pod 0, all acknowledged."""
+    zk = member_client(sim, 0)
+    try:
+        zk.ensure_path(parent)
+        for result in [zk.create_async(f"{parent}/{name}", value) for name, value in values.items()]:
+            result.get(timeout=30)
+    finally:
+        zk.stop()
+        zk.close()
+
+
+def read_children(sim: Simulation, ordinal: int, parent: str) -> dict[str, bytes]:
+    """Every child of ``parent`` and its value, as pod ``ordinal`` holds them (after a sync)."""
+    zk = member_client(sim, ordinal)
+    try:
+        zk.sync(parent)
+        results = {name: zk.get_async(f"{parent}/{name}") for name in zk.get_children(parent)}
+        return {name: result.get(timeout=30)[0] for name, result in results.items()}
+    finally:
+        zk.stop()
+        zk.close()
+
+
 def read_member(sim: Simulation, ordinal: int, wanted: set[str]) -> MemberView:
     zk = KazooClient(hosts=f"{sim.address(ordinal)}:{sim.client_port}", timeout=10.0, **sim.kazoo_args())
     try:

@@ -30,7 +30,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kazoo.client import KazooClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from podsim.cluster import Simulation
@@ -44,7 +43,9 @@ from tests.e2e.helpers import (
     assert_all_members_agree,
     load,
     missing_requirements,
+    read_children,
     wait_healthy,
+    write_children,
 )
 from tests.helm import BITNAMI_13_8_8_KEYS, CHART, nested, objects, run, values_file
 
@@ -64,6 +65,7 @@ METRICS_PORT = 9141
 MEMBERS = 3
 OLD = "/written-by-bitnami"
 OLD_COUNT = 200
+OLD_ZNODES = {f"n-{i:03d}": f"Bitnami's members wrote {i}".encode() for i in range(OLD_COUNT)}
 # The files of a member's volume that ZooKeeper itself writes (relative to the volume).
 ZOOKEEPER_WRITES = re.compile(
     r"^data/version-2/(log\.[0-9a-f]+|snapshot\.[0-9a-f]+|currentEpoch|acceptedEpoch|updatingEpoch)$"
@@ -77,38 +79,6 @@ def chart_statefulset() -> StatefulSet:
     done = run("helm", "template", RELEASE, str(CHART), "-f", values_file(values), "-f", values_file(OVERRIDES))
     assert done.returncode == 0, done.stderr
     return from_documents(objects(done.stdout))
-
-
-def old_value(i: int) -> bytes:
-    return f"Bitnami's members wrote {i}".encode()
-
-
-def member(sim: Simulation, ordinal: int) -> KazooClient:
-    zk = KazooClient(hosts=f"{sim.address(ordinal)}:{sim.client_port}", timeout=10.0)
-    zk.start(timeout=30)
-    return zk
-
-
-def write_old(sim: Simulation) -> None:
-    zk = member(sim, 0)
-    try:
-        zk.ensure_path(OLD)
-        for result in [zk.create_async(f"{OLD}/n-{i:03d}", old_value(i)) for i in range(OLD_COUNT)]:
-            result.get(timeout=30)
-    finally:
-        zk.stop()
-        zk.close()
-
-
-def read_old(sim: Simulation, ordinal: int) -> dict[str, bytes]:
-    zk = member(sim, ordinal)
-    try:
-        zk.sync(OLD)
-        results = {name: zk.get_async(f"{OLD}/{name}") for name in zk.get_children(OLD)}
-        return {name: result.get(timeout=30)[0] for name, result in results.items()}
-    finally:
-        zk.stop()
-        zk.close()
 
 
 def volume_files(pvc: Path) -> dict[str, tuple[object, ...]]:
@@ -141,15 +111,14 @@ def boot_bitnamis(sim: Callable[..., Simulation]) -> tuple[Simulation, dict[int,
     """Bitnami's ensemble serving with OLD written; each member's volume as it is then."""
     s = sim(BITNAMI)
     wait_healthy(s, what="Bitnami's members")
-    write_old(s)
+    write_children(s, OLD, OLD_ZNODES)
     assert [s.myid(i) for i in range(MEMBERS)] == ["1", "2", "3"]
     return s, {i: volume_files(s.pvc_dir(i, "data")) for i in range(MEMBERS)}
 
 
 def assert_taken_over(s: Simulation, volumes: dict[int, dict[str, tuple[object, ...]]]) -> None:
-    expected = {f"n-{i:03d}": old_value(i) for i in range(OLD_COUNT)}
     for ordinal in range(MEMBERS):
-        assert read_old(s, ordinal) == expected, f"zk-zookeeper-{ordinal}: Bitnami's members' znodes are not all there"
+        assert read_children(s, ordinal, OLD) == OLD_ZNODES, f"zk-zookeeper-{ordinal}: not every znode Bitnami's wrote"
     assert [s.myid(i) for i in range(MEMBERS)] == ["1", "2", "3"]
     for ordinal in range(MEMBERS):
         after = volume_files(s.pvc_dir(ordinal, "data"))
@@ -214,8 +183,7 @@ def test_helm_upgrade_rolls_a_bitnami_ensemble_onto_the_chart_keeping_its_data(
     wait_healthy(s, what="after the rollback")
     assert [s.creations(i) for i in range(MEMBERS)] == [3, 3, 3]
     assert_all_members_agree(s, acknowledged)
-    expected = {f"n-{i:03d}": old_value(i) for i in range(OLD_COUNT)}
-    assert all(read_old(s, ordinal) == expected for ordinal in range(MEMBERS))
+    assert all(read_children(s, ordinal, OLD) == OLD_ZNODES for ordinal in range(MEMBERS))
     assert [s.myid(i) for i in range(MEMBERS)] == ["1", "2", "3"]
     print(f"rolled back onto Bitnami's StatefulSet in {back:.1f}s, every write still on every member")
 

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 
 import pytest
-from kazoo.client import KazooClient
 
 from podsim.cluster import Simulation
 from podsim.zk import ZkError, ask
@@ -27,9 +26,12 @@ from tests.e2e.helpers import (
     Writer,
     assert_all_members_agree,
     load,
+    member_client,
     missing_requirements,
     on_installation,
+    read_children,
     wait_healthy,
+    write_children,
 )
 from tests.helpers import DEBIAN, UPSTREAM
 
@@ -56,29 +58,10 @@ def old_value(i: int) -> bytes:
     return f"3.8 wrote {i}".encode()
 
 
-def member(sim: Simulation, ordinal: int) -> KazooClient:
-    """A started client connected to pod ``ordinal`` alone."""
-    zk = KazooClient(hosts=f"{sim.address(ordinal)}:{sim.client_port}", timeout=10.0, **sim.kazoo_args())
-    zk.start(timeout=30)
-    return zk
-
-
-def read_old(sim: Simulation, ordinal: int) -> dict[str, bytes]:
-    """Every child of OLD and its value, as pod ``ordinal`` holds them (after a sync)."""
-    zk = member(sim, ordinal)
-    try:
-        zk.sync(OLD)
-        results = {name: zk.get_async(f"{OLD}/{name}") for name in zk.get_children(OLD)}
-        return {name: result.get(timeout=30)[0] for name, result in results.items()}
-    finally:
-        zk.stop()
-        zk.close()
-
-
 def config_of(sim: Simulation, ordinal: int) -> str:
     """``/zookeeper/config`` as pod ``ordinal`` holds it (after a sync): the server lines and the
     configuration's version, which every reconfiguration (a member rejoining included) changes."""
-    zk = member(sim, ordinal)
+    zk = member_client(sim, ordinal)
     try:
         zk.sync("/zookeeper/config")
         data, _stat = zk.get("/zookeeper/config")
@@ -109,14 +92,7 @@ def test_rolling_upgrade_from_3_8_to_3_9_keeps_serving(sim: Callable[..., Simula
     wait_healthy(s, what=f"{DEBIAN.version}, {membership} membership")
     assert [version(s, i) for i in range(3)] == [DEBIAN.version] * 3
 
-    zk = member(s, 0)
-    try:
-        zk.ensure_path(OLD)
-        for result in [zk.create_async(f"{OLD}/n-{i:03d}", old_value(i)) for i in range(OLD_COUNT)]:
-            result.get(timeout=30)
-    finally:
-        zk.stop()
-        zk.close()
+    write_children(s, OLD, {f"n-{i:03d}": old_value(i) for i in range(OLD_COUNT)})
     config_before = config_of(s, 0)
     assert sorted(SERVER_LINE.findall(config_before)) == [
         (str(i + 1), f"{s.sts.name}-{i}.{s.sts.domain}") for i in range(3)
@@ -143,7 +119,7 @@ def test_rolling_upgrade_from_3_8_to_3_9_keeps_serving(sim: Callable[..., Simula
     assert_all_members_agree(s, writer.acknowledged)
     expected = {f"n-{i:03d}": old_value(i) for i in range(OLD_COUNT)}
     for ordinal in range(3):
-        assert read_old(s, ordinal) == expected, f"{s.sts.name}-{ordinal}: what 3.8 wrote is not all there"
+        assert read_children(s, ordinal, OLD) == expected, f"{s.sts.name}-{ordinal}: what 3.8 wrote is not all there"
     assert [s.myid(i) for i in range(3)] == ["1", "2", "3"]
     if membership == "dynamic":
         # The same three servers, and the same configuration version: no member rejoined by a

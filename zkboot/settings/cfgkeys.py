@@ -29,6 +29,7 @@ MANAGED = {
     "4lw.commands.whitelist": "four_letter_words",
     "admin.enableServer": "admin_server",
     "admin.serverPort": "admin_port",
+    "admin.serverAddress": "admin_address",
     "reconfigEnabled": "membership",
     "standaloneEnabled": "membership",
     "dynamicConfigFile": "membership",
@@ -85,6 +86,10 @@ KNOWN = frozenset((
     "connectionDecreaseRatio", "zookeeper.request_throttler.shutdownTimeout", "fips-mode",
     "serializeLastProcessedZxid.enabled",
 ))  # fmt: skip
+# Keys that turn access control off, and the one value that keeps it on: ZooKeeper skips every ACL
+# check when skipACL is "yes", and then any client may change any znode, and reconfigure the
+# ensemble (refused with dynamic membership, a warning otherwise).
+ACL_OFF = {"skipACL": "no"}
 # Families of keys with free suffixes.
 KNOWN_PREFIXES = (
     "ssl.", "ssl.quorum.", "authProvider.", "group.", "weight.", "zookeeper.",
@@ -120,12 +125,21 @@ def managed_key_problems(
     return problems
 
 
+def acl_off(extra: Iterable[tuple[str, str]]) -> list[str]:
+    """The entries that would turn ZooKeeper's ACL checks off, as ``key=value``."""
+    return [f"{key}={value}" for key, value in extra if key in ACL_OFF and value != ACL_OFF[key]]
+
+
 def warnings(extra: Iterable[tuple[str, str]], label: Callable[[str], str]) -> list[str]:
-    """One warning for every key ZooKeeper does not know, naming the likely intended key.
+    """One warning for every key ZooKeeper does not know, naming the likely intended key, and one
+    for an entry that turns ACLs off.
 
     ``label`` names a setting (by its name in MANAGED) as a message should: flag and variable.
     """
-    found = []
+    found = [
+        f"zoo.cfg entry {entry} turns every ACL check off: any client may read, change and delete every znode"
+        for entry in acl_off(extra)
+    ]
     candidates = sorted(KNOWN | set(MANAGED))
     for key, _value in extra:
         if key in KNOWN or key.startswith(KNOWN_PREFIXES):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from zkboot.errors import UsageError
-from zkboot.settings.cfgkeys import managed_key_problems
+from zkboot.settings.cfgkeys import acl_off, managed_key_problems
 from zkboot.settings.schema import Settings
 from zkboot.settings.values import JAVA_INT_MAX
 
@@ -84,6 +84,13 @@ def _relations(settings: Settings) -> list[str]:
             f"{settings.label('membership')}=dynamic needs {settings.label('super_password_file')}: "
             "expected the file of the super user's password (reconfiguration is for the super user only)"
         )
+    if settings.membership == "dynamic":
+        for entry in acl_off(settings.extra):
+            problems.append(
+                f"{settings.label('extra')}: {entry} turns every ACL check off, and with "
+                f"{settings.label('membership')}=dynamic any client could reconfigure the ensemble; "
+                "expected skipACL=no or none (reconfiguration is the super user's)"
+            )
     return problems
 
 

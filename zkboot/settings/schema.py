@@ -19,7 +19,9 @@ from zkboot.settings.values import (
     MEMBERSHIPS,
     PLAIN_BINDS,
     abs_path,
+    bind_address,
     cfg_pairs,
+    digest_choice,
     dns_domain,
     dns_name,
     heap_size,
@@ -158,6 +160,11 @@ class Settings(Group):
         on_off, env="ZK_ADMIN_SERVER", default="off", help="run ZooKeeper's HTTP admin server: on or off"
     )
     admin_port = ADMIN_PORT
+    admin_address = Option(
+        bind_address, env="ZK_ADMIN_ADDRESS", default="127.0.0.1",
+        help="address the admin server listens on (admin.serverAddress): 127.0.0.1, the pod's own "
+             "probes and sidecars only, or 0.0.0.0 for every address",
+    )  # fmt: skip
     metrics_port = Option(
         optional_port, env="ZK_METRICS_PORT", default="",
         help="port of ZooKeeper's own Prometheus endpoint, /metrics on all addresses (its Prometheus "
@@ -197,6 +204,11 @@ class Settings(Group):
     super_password_file = Option(optional_abs_path, env="ZK_SUPER_PASSWORD_FILE", default="",
                                  help="file holding the password of ZooKeeper's super user (a mounted Secret); "
                                       "needed by dynamic membership")  # fmt: skip
+    digest_algorithm = Option(
+        digest_choice, env="ZK_DIGEST_ALGORITHM", default="auto",
+        help="hash of ZooKeeper's digest scheme (its super user's digest, digest ACLs): auto (SHA-256 on "
+             "ZooKeeper 3.7+, SHA1 before), SHA-256, SHA3-256 or SHA1 (ZooKeeper's own default)",
+    )  # fmt: skip
     secure_client_port = Option(
         optional_port, env="ZK_SECURE_CLIENT_PORT", default="",
         help="client port served over TLS (Netty), with --tls-dir's files; empty: none",

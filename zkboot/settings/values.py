@@ -5,6 +5,8 @@ Each takes a ``Raw`` (the text and where it came from) and raises ``Invalid`` na
 
 from __future__ import annotations
 
+import ipaddress
+
 from zkboot.options import Invalid, Raw, fail, port
 
 LOG_LEVELS = ("FATAL", "ERROR", "WARN", "INFO", "DEBUG", "TRACE")
@@ -23,6 +25,15 @@ HEAP_MIN_BYTES = 16 << 20
 JAVA_INT_MAX = 2**31 - 1  # ZooKeeper reads these numbers into Java ints
 DNS_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 CFG_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+# Characters a path must not hold: java.env puts paths in double quotes, where " $ ` \ still act;
+# zkServer.sh expands $JVMFLAGS unquoted, where * ? [ are wildcards; and Java's Properties (zoo.cfg)
+# reads a backslash as an escape (a trailing one joins the next line).
+PATH_SPECIALS = '"$`\\*?['
+PATH_EXPECTED = (
+    "an absolute path of printable ASCII without white space or any of " + " ".join(PATH_SPECIALS)
+    + " (a shell or Java's Properties would read another path)"
+)  # fmt: skip
+DIGEST_ALGORITHMS = ("auto", "SHA-256", "SHA3-256", "SHA1")
 
 
 def on_off(raw: Raw) -> bool:
@@ -34,11 +45,17 @@ def on_off(raw: Raw) -> bool:
     raise fail(raw, "on or off")
 
 
+def plain(text: str) -> bool:
+    """Printable ASCII: Java's Properties reads zoo.cfg as ISO-8859-1, and control characters end
+    or hide lines."""
+    return text.isascii() and text.isprintable()
+
+
 def abs_path(raw: Raw) -> str:
     text = raw.text.strip()
     # ZooKeeper's start scripts split $JVMFLAGS and dataDir on white space: refuse it here.
-    if not text.startswith("/") or any(ch.isspace() or ch == "\x00" for ch in text):
-        raise fail(raw, "an absolute path without white space")
+    if not text.startswith("/") or not plain(text) or any(ch.isspace() or ch in PATH_SPECIALS for ch in text):
+        raise fail(raw, PATH_EXPECTED)
     # Normalise trailing slashes so "conf/" and "conf" name the same file paths.
     return text.rstrip("/") or "/"
 
@@ -118,5 +135,28 @@ def cfg_pairs(raw: Raw) -> tuple[tuple[str, str], ...]:
                 f"{raw.source}: {item!r} is not a zoo.cfg entry; expected key=value "
                 "with a key such as snapCount and a non-empty value"
             )
+        if not plain(value) or "\\" in value:
+            seen = "a backslash" if "\\" in value else "a control character" if value.isascii() else "non-ASCII text"
+            raise Invalid(
+                f"{raw.source}: {item!r}: the value of {key} holds {seen}; expected printable ASCII without a "
+                "backslash (Java's Properties, which reads zoo.cfg, takes a backslash as an escape, a trailing "
+                "one as joining the next line)"
+            )
         pairs.append((key, value))
     return tuple(pairs)
+
+
+def bind_address(raw: Raw) -> str:
+    text = raw.text.strip()
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise fail(raw, "an IP address to listen on, such as 127.0.0.1 (loopback) or 0.0.0.0 (all)") from None
+
+
+def digest_choice(raw: Raw) -> str:
+    text = raw.text.strip()
+    found = next((name for name in DIGEST_ALGORITHMS if name.lower() == text.lower()), None)
+    if found is None:
+        raise fail(raw, "one of " + ", ".join(DIGEST_ALGORITHMS))
+    return found

@@ -16,6 +16,22 @@ from zkboot.start import logconfig
 from zkboot.start.sasl import JAAS_NAME, super_user_flag
 
 SECURITY_NAME = "java.security"  # in the conf dir: the JVM's security properties zkboot overrides
+# A system property only: ZooKeeper reads it once, when its digest provider's class loads.
+DIGEST_PROPERTY = "zookeeper.DigestAuthenticationProvider.digestAlg"
+ZOOKEEPER_DIGEST = "SHA1"  # what ZooKeeper hashes with when the property is not set
+# Files the server writes (zoo.cfg and zoo.cfg.dynamic.* at each reconfiguration, snapshots, logs):
+# readable by its own user only, since zoo.cfg holds the super user's digest.
+SERVER_UMASK = 0o077
+
+
+def digest_algorithm(settings: Settings, installation: Installation | None) -> str:
+    """The hash of ZooKeeper's digest scheme: the setting's, or with ``auto`` SHA-256 where
+    ZooKeeper can be told to use another than SHA1 (3.7+; no installation: taken to)."""
+    if settings.digest_algorithm != "auto":
+        return settings.digest_algorithm
+    if installation is None or installation.supports("digest_algorithm"):
+        return "SHA-256"
+    return ZOOKEEPER_DIGEST
 
 
 def jvm_flags(settings: Settings, heap: str, installation: Installation | None) -> tuple[str, ...]:
@@ -35,6 +51,9 @@ def jvm_flags(settings: Settings, heap: str, installation: Installation | None) 
         flags.append(super_user_flag())
     if settings.fips_mode != "auto":
         flags.append(f"-Dzookeeper.fips-mode={'true' if settings.fips_mode == 'on' else 'false'}")
+    algorithm = digest_algorithm(settings, installation)
+    if algorithm != ZOOKEEPER_DIGEST:
+        flags.append(f"-D{DIGEST_PROPERTY}={algorithm}")
     if installation is not None and installation.layout == "fixed":
         flags += ["-cp", ":".join((conf, *installation.classpath))]
     return tuple(flags)
@@ -65,6 +84,7 @@ def environment(base: Mapping[str, str], settings: Settings, jvmflags: Sequence[
 
 
 def execute(command: Sequence[str], env: Mapping[str, str]) -> NoReturn:
+    os.umask(SERVER_UMASK)  # kept across exec: the server's files are created with it
     try:
         os.execve(command[0], list(command), dict(env))
     except OSError as exc:

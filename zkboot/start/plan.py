@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ipaddress import ip_address
 from pathlib import Path
 
 from zkboot.client.access import Access
@@ -125,7 +126,13 @@ def with_installation(
         jvmflags=launch.jvm_flags(settings, chosen_heap.size, installation),
         secrets=secrets,
         log_configs=logconfig.render(settings, identity, installation),
-        warnings=(*size_notes(settings), *secret_notes, *notes, *cfgkeys.warnings(settings.extra, setting_label)),
+        warnings=(
+            *size_notes(settings),
+            *secret_notes,
+            *notes,
+            *cfgkeys.warnings(settings.extra, setting_label),
+            *exposure_notes(settings),
+        ),
         access=peer_access(settings, secrets.client_account),
         peer_timeout=ProbeOptions.resolve({}, environ).timeout,
     )
@@ -175,6 +182,12 @@ def require(settings: Settings, installation: Installation | None) -> tuple[str,
                 f"no zookeeper-prometheus-metrics jar in {jars}; expected an installation with the Prometheus "
                 "metrics provider (or no metrics port)"
             )
+    chosen = settings.digest_algorithm
+    if chosen not in ("auto", launch.ZOOKEEPER_DIGEST) and not installation.supports("digest_algorithm"):
+        raise EnvironmentProblem(
+            f"{settings.label('digest_algorithm')}={chosen}: ZooKeeper {version} at {where} hashes digests with "
+            f"{launch.ZOOKEEPER_DIGEST} only; expected {SINCE['digest_algorithm']} or later (or auto)"
+        )
     if settings.client_sasl_dir and not installation.supports("require_client_sasl"):
         return (
             f"{settings.label('client_sasl_dir')}: ZooKeeper {version} has no sessionRequireClientSASLAuth "
@@ -220,6 +233,18 @@ def read_secrets(settings: Settings, need: bool) -> tuple[Secrets, tuple[str, ..
         )
     secrets = Secrets(password, accounts["quorum_sasl_dir"], client, tuple(keystores.items()))
     return secrets, tuple(notes)
+
+
+def exposure_notes(settings: Settings) -> tuple[str, ...]:
+    """A warning when the admin server, which answers anyone, listens beyond loopback with the super
+    user's digest among its system properties (``/commands/system_properties`` shows them all)."""
+    if not (settings.admin_server and settings.super_password_file) or ip_address(settings.admin_address).is_loopback:
+        return ()
+    return (
+        f"{settings.label('admin_address')}={settings.admin_address}: the admin server answers "
+        "/commands/system_properties, the super user's digest included, to whoever reaches port "
+        f"{settings.admin_port} there, without authentication; expected 127.0.0.1 unless that is wanted",
+    )
 
 
 def size_notes(settings: Settings) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from zkboot.ensemble.join import Decision
 from zkboot.secrets import Account
 from zkboot.settings.schema import Settings
 from zkboot.start import logconfig, sasl
-from zkboot.start.launch import SECURITY_NAME
+from zkboot.start.launch import SECURITY_NAME, digest_algorithm
 from zkboot.start.plan import Plan
 from zkboot.start.templating import fill
 
@@ -37,6 +37,7 @@ REQUIRED_4LW = ("ruok", "srvr", "mntr")
 NETTY_FACTORY = "org.apache.zookeeper.server.NettyServerCnxnFactory"
 PROMETHEUS_PROVIDER = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
 KEYSTORES = {"client": "client-keystore.pem", "quorum": "quorum-keystore.pem"}  # in the conf dir
+HASHES = {"SHA1": "sha1", "SHA-256": "sha256", "SHA3-256": "sha3_256"}  # Java's names -> hashlib's
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +89,8 @@ def fixed_files(plan: Plan) -> tuple[RenderedFile, ...]:
 
 
 def zoo_cfg(plan: Plan, dynamic_file: str | None) -> RenderedFile:
-    """zoo.cfg, with the super user's digest masked in what ``render`` shows."""
+    """zoo.cfg, with the super user's digest masked in what ``render`` shows; holding the digest,
+    it is written 0600."""
     settings, password = plan.settings, plan.secrets.password
     enforced = plan.installation is None or plan.installation.supports("require_client_sasl")
     values = {
@@ -102,8 +104,9 @@ def zoo_cfg(plan: Plan, dynamic_file: str | None) -> RenderedFile:
     }
     if password is None:
         return RenderedFile(plan.zoo_cfg, fill("zoo.cfg", digest=None, **values), "config")
-    text = fill("zoo.cfg", digest=super_digest(password), **values)
-    return RenderedFile(plan.zoo_cfg, text, "config", shown=fill("zoo.cfg", digest=MASKED, **values))
+    digest = super_digest(password, digest_algorithm(settings, plan.installation))
+    text = fill("zoo.cfg", digest=digest, **values)
+    return RenderedFile(plan.zoo_cfg, text, "config", shown=fill("zoo.cfg", digest=MASKED, **values), private=True)
 
 
 def jaas_file(plan: Plan) -> RenderedFile:
@@ -125,9 +128,11 @@ def jaas_file(plan: Plan) -> RenderedFile:
     return RenderedFile(path, text, "config", shown=shown, private=True)
 
 
-def super_digest(password: str) -> str:
-    """ZooKeeper's DigestAuthenticationProvider digest of the super user: base64(sha1("super:<password>"))."""
-    return base64.b64encode(hashlib.sha1(f"super:{password}".encode()).digest()).decode("ascii")
+def super_digest(password: str, algorithm: str) -> str:
+    """ZooKeeper's DigestAuthenticationProvider digest of the super user: base64 of the hash
+    (``algorithm``, as Java names it) of ``super:<password>``."""
+    digest = hashlib.new(HASHES[algorithm], f"super:{password}".encode()).digest()
+    return base64.b64encode(digest).decode("ascii")
 
 
 def keystore_path(settings: Settings, role: str) -> str:
