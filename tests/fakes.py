@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import ssl
 import struct
 import threading
 from collections.abc import Callable, Mapping
@@ -108,6 +109,7 @@ class FakeServer:
         self.stopping = threading.Event()
         self.connections = 0
         self.commands: list[str] = []
+        self.tls: ssl.SSLContext | None = None  # set: each connection is served behind TLS
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
@@ -159,8 +161,16 @@ class FakeServer:
                 self._threads.append(thread)
             thread.start()
 
+    @property
+    def open_connections(self) -> int:
+        with self._lock:
+            return len(self._open)
+
     def _serve(self, conn: socket.socket, index: int) -> None:
         try:
+            if self.tls is not None:
+                conn.settimeout(READ_TIMEOUT)
+                conn = self.tls.wrap_socket(conn, server_side=True)
             self.handle(conn, index)
         except OSError:
             pass
@@ -312,6 +322,148 @@ class Dribbles(FakeServer):
             if self.stopping.wait(self.interval):
                 return
             conn.sendall(bytes([byte]))
+
+
+# --- a ZooKeeper that lies, trickles or floods -------------------------------------------------
+
+OP_GET_DATA, OP_RECONFIG, OP_PING, OP_CLOSE, OP_AUTH, OP_SASL = 4, 16, 11, -11, 100, 102
+ERROR_AUTH_FAILED = -115
+DIGEST_CHALLENGE = b'realm="zk-sasl-md5",nonce="fakenonce",qop="auth",charset=utf-8,algorithm=md5-sess'
+
+
+def recv_exact(conn: socket.socket, size: int) -> bytes:
+    """``size`` bytes from ``conn``; fewer when it closes first."""
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def zk_buffer(data: bytes) -> bytes:
+    return struct.pack(">i", len(data)) + data
+
+
+def zk_reply(xid: int, err: int = 0, body: bytes = b"") -> bytes:
+    """A reply packet: its length, the header (xid, zxid, err), the body."""
+    packet = struct.pack(">iqi", xid, 0x100000009, err) + body
+    return struct.pack(">i", len(packet)) + packet
+
+
+CONNECT_RESPONSE = struct.pack(">iiq", 0, 10000, 0x1234) + zk_buffer(b"\0" * 16) + b"\0"
+STAT = struct.pack(">qqqqiiiqiiq", 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1)
+
+
+class FakeZooKeeper(FakeServer):
+    """A process on a member's address that says what it likes: ``srvr`` as a ``mode`` member, and
+    a ZooKeeper session (what kazoo needs to connect, read a znode, try SASL DIGEST-MD5 and ask for
+    a reconfig) serving ``config`` as /zookeeper/config.  ``received`` holds every byte sessions
+    sent it, ``requests`` the opcodes; SASL gets a challenge, then is refused; a reconfig is refused.
+    ``connect_reply`` and ``data_reply`` say how the two replies go out (subclasses trickle, flood)."""
+
+    def __init__(self, config: str, mode: str = "leader", host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
+        self.config, self.mode = config.encode(), mode
+        self.received = bytearray()
+        self.requests: list[int] = []
+
+    def handle(self, conn: socket.socket, index: int) -> None:
+        conn.settimeout(READ_TIMEOUT)
+        head = recv_exact(conn, 4)
+        if head.isalpha():  # a four-letter word
+            with self._lock:
+                self.commands.append(head.decode())
+            if head == b"srvr":
+                conn.sendall(srvr_text(self.mode).encode())
+            return
+        connect = recv_exact(conn, struct.unpack(">i", head)[0]) if len(head) == 4 else b""
+        self._record(head + connect)
+        self.connect_reply(conn)
+        while not self.stopping.is_set():
+            head = recv_exact(conn, 4)
+            if len(head) < 4:
+                return
+            packet = recv_exact(conn, struct.unpack(">i", head)[0])
+            self._record(head + packet)
+            xid, op = struct.unpack(">ii", packet[:8])
+            with self._lock:
+                self.requests.append(op)
+            if op == OP_GET_DATA:
+                self.data_reply(conn, zk_reply(xid, 0, zk_buffer(self.config) + STAT))
+            elif op == OP_SASL:
+                first = self.requests.count(OP_SASL) == 1
+                conn.sendall(
+                    zk_reply(xid, 0, zk_buffer(DIGEST_CHALLENGE)) if first else zk_reply(xid, ERROR_AUTH_FAILED)
+                )
+            elif op == OP_CLOSE:
+                conn.sendall(zk_reply(xid))
+                return
+            elif op == OP_RECONFIG:
+                conn.sendall(zk_reply(xid, -102))  # NoAuth
+            else:  # a ping, an auth packet
+                conn.sendall(zk_reply(xid))
+
+    def connect_reply(self, conn: socket.socket) -> None:
+        conn.sendall(struct.pack(">i", len(CONNECT_RESPONSE)) + CONNECT_RESPONSE)
+
+    def data_reply(self, conn: socket.socket, reply: bytes) -> None:
+        conn.sendall(reply)
+
+    def _record(self, data: bytes) -> None:
+        with self._lock:
+            self.received += data
+
+
+class TrickleZooKeeper(FakeZooKeeper):
+    """Sends its session's first reply one byte every ``interval`` seconds, for at most ``limit``:
+    every read gets a byte in time, the reply never ends."""
+
+    def __init__(self, interval: float = 0.5, limit: float = 20.0, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__("", "leader", host, port)
+        self.interval, self.limit = interval, limit
+
+    def connect_reply(self, conn: socket.socket) -> None:
+        reply = struct.pack(">i", len(CONNECT_RESPONSE)) + CONNECT_RESPONSE
+        for step in range(int(self.limit / self.interval)):
+            if self.stopping.wait(self.interval):
+                return
+            conn.sendall(reply[step % len(reply) : step % len(reply) + 1])
+        self.stopping.wait(self.limit)
+
+
+class FloodZooKeeper(FakeZooKeeper):
+    """Announces a /zookeeper/config of ``size`` bytes and sends them as fast as the client reads."""
+
+    def __init__(self, size: int, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__("", "leader", host, port)
+        self.size = size
+        self.sent = 0
+
+    def data_reply(self, conn: socket.socket, reply: bytes) -> None:
+        header = reply[4:20]
+        conn.sendall(struct.pack(">i", 16 + 4 + self.size) + header + struct.pack(">i", self.size))
+        block = b"server.1=" + b"x" * 65527
+        while self.sent < self.size and not self.stopping.is_set():
+            conn.sendall(block)
+            self.sent += len(block)
+
+
+class Floods(FakeServer):
+    """Answers any four-letter word with ``size`` bytes of a srvr-like text, as fast as read."""
+
+    def __init__(self, size: int, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
+        self.size = size
+
+    def handle(self, conn: socket.socket, index: int) -> None:
+        self.read(conn)
+        block = b"Mode: leader\n" * 5000
+        sent = 0
+        while sent < self.size and not self.stopping.is_set():
+            conn.sendall(block)
+            sent += len(block)
 
 
 # --- the admin server ----------------------------------------------------------------------------

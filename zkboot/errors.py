@@ -64,3 +64,8 @@ class SessionError(QueryError):
 
 class NotAuthorized(SessionError):
     """The server refused a request for want of rights (ZooKeeper's NoAuth): a wrong super password."""
+
+
+class ForeignMembership(EnvironmentProblem):
+    """A membership (a peer's, or the one on the volume) lists a server that is not a pod of this
+    StatefulSet as zkboot would write it, or was served by something that is not one: refused."""

@@ -6,9 +6,9 @@ plain port listens on 127.0.0.1 only (a secure client port is set), they go to t
 instead, over TLS with the pod's own certificate from its TLS Secret (the server needs a client
 certificate signed by ``ca.crt``, and every member's certificate is one).  When the servers
 require SASL of every session, zkboot's kazoo sessions authenticate as the clients' account
-(DIGEST-MD5); four-letter words need no session, so ``srvr`` needs no account.  The server's name is
-not checked against its certificate: the peer was chosen by its StatefulSet name, and the CA is
-the ensemble's own.
+(DIGEST-MD5); four-letter words need no session, so ``srvr`` needs no account.  Over TLS the
+peer's certificate must be signed by ``ca.crt`` and name the host dialled (the member's pod name,
+``<statefulset>-<n>.<domain>``): any certificate of the CA is not enough to stand in for a member.
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ class Access:
         if secure is None:
             return Endpoint(host, self.client_port, timeout)
         files = secure.files
-        return Endpoint(host, secure.port, timeout, "tls", tls=tls_context(files.ca, files.cert, files.key))
+        context = tls_context(files.ca, files.cert, files.key, check_name=True)
+        return Endpoint(host, secure.port, timeout, "tls", tls=context)
 
     def kazoo(self) -> dict[str, object]:
         """KazooClient's TLS and SASL arguments (none for a plain port without SASL)."""
@@ -75,7 +76,8 @@ class Access:
         secure = self.secure
         if secure is not None:
             files = secure.files
-            arguments.update(use_ssl=True, ca=files.ca, certfile=files.cert, keyfile=files.key, verify_certs=True)
+            arguments.update(use_ssl=True, ca=files.ca, certfile=files.cert, keyfile=files.key)
+            arguments.update(verify_certs=True, check_hostname=True)
         if self.sasl is not None:
             username, password = self.sasl
             arguments["sasl_options"] = {"mechanism": "DIGEST-MD5", "username": username, "password": password}

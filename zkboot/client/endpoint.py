@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import ssl
 
 TRANSPORTS = ("tcp", "tls", "http")
+TEXT_LIMIT = 40  # characters of a peer's free text (its mode, its version) kept
 SERVING_MODES = ("leader", "follower", "observer", "standalone")
 
 
@@ -50,6 +51,13 @@ class Srvr:
         }
 
 
+def printable(text: str, limit: int = TEXT_LIMIT) -> str:
+    """A peer's text as it may be shown: control characters (a terminal's escapes) written as
+    Python escapes, and cut at ``limit`` characters."""
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
+    return shown + ("..." if len(text) > limit else "")
+
+
 def parse_srvr(text: str) -> Srvr:
     """Parse the text reply of ``srvr`` (or ``stat``); UNEXPECTED when it is not one."""
     fields: dict[str, str] = {}
@@ -59,15 +67,16 @@ def parse_srvr(text: str) -> Srvr:
             fields[key.strip()] = value.strip()
     if "Mode" not in fields:
         raise FourLetterError(Kind.UNEXPECTED, f"unexpected srvr reply {text[:60]!r}")
+    # The peer's own words are kept escaped: status prints them on the operator's terminal.
     try:
         latency = fields.get("Latency min/avg/max", "0/0/0").split("/")
         return Srvr(
-            mode=fields["Mode"],
+            mode=printable(fields["Mode"]),
             zxid=int(fields.get("Zxid", "0x0"), 16),
             latency_avg=float(latency[1]),
             connections=int(fields.get("Connections", "0")),
             outstanding=int(fields.get("Outstanding", "0")),
-            version=fields.get("Zookeeper version", "").split(",")[0].split("-")[0],
+            version=printable(fields.get("Zookeeper version", "").split(",")[0].split("-")[0]),
         )
     except (ValueError, IndexError):
         raise FourLetterError(Kind.UNEXPECTED, f"unexpected srvr reply {text[:60]!r}") from None
@@ -129,12 +138,12 @@ class Endpoint:
         if not isinstance(stats, dict) or "server_state" not in stats:
             raise AdminError(Kind.UNEXPECTED, f"unexpected admin srvr reply from {self.address}")
         return Srvr(
-            mode=str(stats["server_state"]),
+            mode=printable(str(stats["server_state"])),
             zxid=int(stats.get("last_processed_zxid", 0)),
             latency_avg=float(stats.get("avg_latency", 0.0)),
             connections=int(stats.get("num_alive_client_connections", 0)),
             outstanding=int(stats.get("outstanding_requests", 0)),
-            version=str(document.get("version", "")).split(",")[0].split("-")[0],
+            version=printable(str(document.get("version", "")).split(",")[0].split("-")[0]),
         )
 
     def mntr(self) -> dict[str, str]:
@@ -159,7 +168,7 @@ class Endpoint:
         if error:
             if NOT_SERVING_TEXT in str(error):
                 raise AdminError(Kind.NOT_SERVING, f"{self.address} is not serving requests")
-            raise AdminError(Kind.UNEXPECTED, f"{self.address}: {error}")
+            raise AdminError(Kind.UNEXPECTED, f"{self.address}: {printable(str(error), 200)}")
         return document
 
 
@@ -169,8 +178,10 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def tls_context(ca: str | None, cert: str | None, key: str | None) -> ssl.SSLContext:
-    """A client context: the CA's chain is verified when given; the name is not (probes dial 127.0.0.1)."""
+def tls_context(ca: str | None, cert: str | None, key: str | None, check_name: bool = False) -> ssl.SSLContext:
+    """A client context: the CA's chain is verified when given; with ``check_name`` (and a CA) the
+    certificate must also name the host dialled (another member, by its pod name).  The probes'
+    context checks no name: they dial 127.0.0.1, which no member's certificate names."""
     import ssl  # only the tls transport needs it
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -178,6 +189,7 @@ def tls_context(ca: str | None, cert: str | None, key: str | None) -> ssl.SSLCon
     if ca:
         context.load_verify_locations(cafile=ca)
         context.verify_mode = ssl.CERT_REQUIRED
+        context.check_hostname = check_name
     else:
         context.verify_mode = ssl.CERT_NONE
     if cert:

@@ -3,7 +3,8 @@
 The old ``echo ruok | nc`` had no timeout and hung the kubelet's exec when a server accepted and
 never answered; here connect, send and read share one deadline, and a reply that is empty or cut
 by a reset is tried once more while time remains (ZooKeeper closes four-letter connections early
-when it is busy starting up).
+when it is busy starting up).  A reply is read up to MAX_REPLY and no further: a peer that floods
+gets an error, not the process's memory.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 NOT_SERVING_TEXT = "This ZooKeeper instance is not currently serving requests"
 NOT_WHITELISTED_TEXT = "is not executed because it is not in the whitelist"
+MAX_REPLY = 1 << 20  # bytes: mntr, the longest reply zkboot asks for, is a few KiB
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,10 @@ def ask(
     return reply
 
 
+class _Flooded(Exception):
+    """The reply passed MAX_REPLY."""
+
+
 def exchange(
     payload: bytes,
     host: str,
@@ -85,6 +91,8 @@ def exchange(
         reply = _once(payload, host, port, deadline, tls, half_close)
     except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError):
         reply = b""  # a reset, even one that lands before we finish sending: worth the one retry
+    except _Flooded:
+        raise error(Kind.UNEXPECTED, f"{host}:{port} sent more than {MAX_REPLY >> 20} MiB") from None
     except ConnectionRefusedError:
         raise error(Kind.REFUSED, f"{host}:{port} refused the connection") from None
     except TimeoutError:
@@ -115,11 +123,15 @@ def _once(
             except OSError:
                 pass
         chunks = []
+        size = 0
         while True:
             sock.settimeout(deadline.left())
             chunk = sock.recv(65536)
             if not chunk:
                 break
+            size += len(chunk)
+            if size > MAX_REPLY:
+                raise _Flooded
             chunks.append(chunk)
         return b"".join(chunks)
     finally:

@@ -12,10 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from zkboot.client.endpoint import printable
+from zkboot.errors import ForeignMembership
 from zkboot.identity import Identity
 
 STATE_DIR = "membership"  # under the data dir: ZooKeeper's own zoo.cfg and zoo.cfg.dynamic.<version>
 INITIAL_NAME = "zoo.cfg.dynamic"  # a first boot's list; ZooKeeper names its own after their version
+MAX_SERVERS = 255  # one per myid: a configuration listing more is refused, whatever it says
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -29,7 +32,7 @@ class Server:
     election_port: int
 
     def __str__(self) -> str:
-        return f"server.{self.myid}={self.host}:{self.quorum_port}:{self.election_port}"
+        return f"server.{self.myid}={printable(self.host, 80)}:{self.quorum_port}:{self.election_port}"
 
 
 def parse_config(text: str) -> tuple[Server, ...]:
@@ -65,6 +68,55 @@ def config_version(text: str) -> int | None:
 def planned(identity: Identity, quorum_port: int, election_port: int) -> tuple[Server, ...]:
     """The servers this pod's settings list: pods 0..servers-1 of its StatefulSet."""
     return tuple(Server(m.myid, m.host.lower(), quorum_port, election_port) for m in identity.members)
+
+
+def check_members(
+    servers: tuple[Server, ...],
+    identity: Identity,
+    quorum_port: int,
+    election_port: int,
+    source: str,
+    *,
+    peer: bool = True,
+) -> tuple[Server, ...]:
+    """``servers`` when every one is a pod of this StatefulSet as zkboot writes it (host
+    ``<name>-<n>.<domain>``, myid ``n`` + the offset, this start's quorum and election ports), one
+    each, and (``peer``) the host ``source`` they were read from is such a pod; else ForeignMembership
+    (``source``: that host, or the file on this pod's volume).  A peer answers what it likes: this
+    is all that stands between a forged list and the zoo.cfg ZooKeeper follows."""
+    offset = identity.myid - identity.ordinal
+    problems = []
+    if not servers:
+        problems.append("no server line")
+    elif len(servers) > MAX_SERVERS:
+        problems.append(f"{len(servers)} servers, more than the {MAX_SERVERS} myids")
+    elif len({s.myid for s in servers}) != len(servers):
+        problems.append("a myid listed twice")
+    for server in servers[:MAX_SERVERS]:
+        ordinal = server.myid - offset
+        expected = Server(server.myid, identity.pod_host(ordinal).lower(), quorum_port, election_port)
+        if ordinal < 0 or server != expected:
+            problems.append(f"{server} where {expected if ordinal >= 0 else f'myids from {offset}'} was expected")
+            break
+    if not problems and peer and not is_pod(source, identity):
+        problems.append(f"it came from {printable(source, 300)}, not a pod of StatefulSet {identity.name}")
+    if problems:
+        raise ForeignMembership(
+            f"the membership from {printable(source, 300)} is refused: {problems[0]}; expected only pods "
+            f"{identity.pod_host(0)}, {identity.pod_host(1)}, ... with myid {offset} + ordinal and ports "
+            f"{quorum_port}:{election_port}"
+        )
+    return servers
+
+
+def is_pod(host: str, identity: Identity) -> bool:
+    """``host`` is the name of a pod of this StatefulSet (``<name>-<n>.<domain>``)."""
+    name, _, domain = host.lower().partition(".")
+    prefix = f"{identity.name}-".lower()
+    if domain != identity.domain.lower() or not name.startswith(prefix):
+        return False
+    digits = name[len(prefix) :]
+    return digits.isdigit() and digits == str(int(digits))
 
 
 def describe(servers: tuple[Server, ...]) -> str:

@@ -1,7 +1,10 @@
 """Dynamic membership at start (ZooKeeper 3.5.3+): which configuration a member starts with, joining
 the serving ensemble first when it is not in it.
 
-- Some peer serves: its membership is the truth.  Listed there (same address): start with it.  Not
+- Some peer serves: its membership is the truth, once checked: every server in it must be a pod of
+  this StatefulSet as zkboot writes it, and so must the peer (else the start is refused, nothing
+  written: a process answering on a peer's address could otherwise name the ensemble's members,
+  zkboot.ensemble.config.check_members).  Listed there (same address): start with it.  Not
   listed: add this member with one ``reconfig`` as the super user, then start with the
   configuration that committed.  Several new pods take turns (ZooKeeper runs one at a time).
 - Nobody serves: this member's own last configuration (a whole-ensemble restart); else, on a first
@@ -12,6 +15,7 @@ the serving ensemble first when it is not in it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +24,7 @@ from zkboot.client.session import read_config, reconfigure
 from zkboot.ensemble.config import (
     INITIAL_NAME,
     Server,
+    check_members,
     config_version,
     dynamic_file_name,
     dynamic_line,
@@ -65,13 +70,18 @@ def decide(
     """Which configuration to start with; may commit a ``reconfig`` that adds this member."""
     me = Server(identity.myid, identity.fqdn.lower(), quorum_port, election_port)
     local = local_config(state_dir)
+    if local is not None:  # written by ZooKeeper, but from what a peer once said: asked again below
+        check_members(local[1], identity, quorum_port, election_port, str(state_dir / local[0]), peer=False)
     ordinals = range(max(len(identity.members), identity.ordinal + 1))
     peers = [identity.pod_host(i) for i in ordinals if i != identity.ordinal]
     peers += [s.host for s in (local[1] if local else ()) if s.host not in peers and s.myid != me.myid]
 
+    def checked(text: str, host: str) -> tuple[Server, ...]:
+        return check_members(parse_config(text), identity, quorum_port, election_port, host)
+
     up = serving_hosts(peers, access, timeout)
     if up:
-        return _with_serving(me, up, access, password, timeout)
+        return _with_serving(me, up, access, password, timeout, checked)
     if local is not None:
         return Decision(local[0], None, f"nobody serves: starting with this member's last configuration ({local[0]})")
     if any(m.myid == me.myid for m in identity.members):
@@ -83,7 +93,14 @@ def decide(
     )
 
 
-def _with_serving(me: Server, up: list[str], access: Access, password: str, timeout: float) -> Decision:
+def _with_serving(
+    me: Server,
+    up: list[str],
+    access: Access,
+    password: str,
+    timeout: float,
+    checked: Callable[[str, str], tuple[Server, ...]],
+) -> Decision:
     deadline = time.monotonic() + JOIN_SECONDS
     problems: list[str] = []
     for attempt in range(JOIN_ATTEMPTS):
@@ -93,7 +110,7 @@ def _with_serving(me: Server, up: list[str], access: Access, password: str, time
         except QueryError as exc:
             problems.append(f"{host}: {exc.detail}")
         else:
-            servers, version = parse_config(text), config_version(text)
+            servers, version = checked(text, host), config_version(text)
             if me in servers:
                 return Decision(
                     dynamic_file_name(version),
@@ -114,12 +131,13 @@ def _with_serving(me: Server, up: list[str], access: Access, password: str, time
             except NotAuthorized:
                 raise EnvironmentProblem(
                     f"{host} refused the reconfiguration as the super user: expected every member to "
-                    "have the same --super-password-file / ZK_SUPER_PASSWORD_FILE"
+                    "have the same --super-password-file / ZK_SUPER_PASSWORD_FILE, and to run a zkboot "
+                    "that lets the super user in by SASL (roll the members first)"
                 ) from None
             except QueryError as exc:
                 problems.append(f"{host}: {exc.detail}")
             else:
-                servers, version = parse_config(committed), config_version(committed)
+                servers, version = checked(committed, host), config_version(committed)
                 if me in servers:
                     note = f"joined: {len(servers)} servers now, through {host}"
                     return Decision(dynamic_file_name(version), dynamic_text(servers, access.listen), note)

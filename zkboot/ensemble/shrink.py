@@ -11,9 +11,8 @@ import sys
 import time
 from collections.abc import Mapping
 
-from zkboot.client.access import Access
 from zkboot.client.session import check_write, reconfigure
-from zkboot.ensemble.config import Server, config_version, describe, parse_config
+from zkboot.ensemble.config import Server, check_members, config_version, describe, parse_config
 from zkboot.ensemble.peers import read_membership, serving_hosts
 from zkboot.ensemble.setup import PeerSetup, prepare
 from zkboot.errors import EnvironmentProblem, QueryError, UsageError
@@ -55,7 +54,8 @@ def shrink(setup: PeerSetup, replicas: int, password: str) -> str:
             f"no serving member among {', '.join(hosts)} told its membership; expected the ensemble to serve"
         )
     text, source = found
-    servers = parse_config(text)
+    settings = setup.settings
+    servers = check_members(parse_config(text), identity, settings.server_port, settings.election_port, source)
     leaving = [s for s in servers if s.myid - setup.settings.myid_offset >= replicas]
     staying = tuple(s for s in servers if s not in leaving)
     if not leaving:
@@ -79,7 +79,7 @@ def shrink(setup: PeerSetup, replicas: int, password: str) -> str:
     except QueryError as exc:
         # A leader that is among those removed steps down once the change commits, and its clients
         # lose their connection before the answer: ask the members that stay what committed.
-        settled = _settled(staying, leaving, access, timeout)
+        settled = _settled(staying, leaving, setup)
         if settled is None:
             raise EnvironmentProblem(
                 f"the reconfiguration did not commit ({exc.detail}); nothing was removed"
@@ -95,16 +95,16 @@ def _asked(identity: Identity, replicas: int) -> list[str]:
     return [identity.fqdn, *(host for host in stay if host != identity.fqdn)]
 
 
-def _settled(
-    staying: tuple[Server, ...], leaving: list[Server], access: Access, timeout: float
-) -> tuple[Server, ...] | None:
+def _settled(staying: tuple[Server, ...], leaving: list[Server], setup: PeerSetup) -> tuple[Server, ...] | None:
     """The membership once none of ``leaving`` is in it, as a member that stays tells it; None
     when no member says so within SETTLE_SECONDS (polled; bounded in count and in time)."""
     deadline = time.monotonic() + SETTLE_SECONDS
     for _ in range(SETTLE_ATTEMPTS):
-        found = read_membership([s.host for s in staying], access, timeout)
+        found = read_membership([s.host for s in staying], setup.access, setup.probe.timeout)
         if found is not None:
+            settings = setup.settings
             servers = parse_config(found[0])
+            check_members(servers, setup.identity, settings.server_port, settings.election_port, found[1])
             if not any(s in servers for s in leaving):
                 return servers
         if time.monotonic() + SETTLE_PAUSE > deadline:

@@ -7,17 +7,18 @@ same deadline, so one unreachable pod costs one timeout, not one per pod.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from zkboot.client.endpoint import Endpoint, Srvr
+from zkboot.client.endpoint import Endpoint, Srvr, tls_context
 from zkboot.client.parallel import ask_all
-from zkboot.ensemble.config import parse_config
+from zkboot.ensemble.config import check_members, parse_config
 from zkboot.ensemble.peers import read_membership, without_pod
 from zkboot.ensemble.setup import PeerSetup, prepare
-from zkboot.errors import Kind, QueryError, UsageError
+from zkboot.errors import ForeignMembership, Kind, QueryError, UsageError
 from zkboot.health.probes import endpoint_for
 from zkboot.identity import Identity
 from zkboot.options import Given
@@ -149,12 +150,19 @@ def to_json(states: list[MemberState], held: bool, line: str) -> str:
 
 def target(setup: PeerSetup) -> Endpoint:
     """How to ask the members: as the probe options say; with the plain port on loopback only, the
-    other members' secure port with this pod's own certificate (unless the flags chose a transport)."""
+    other members' secure port with this pod's own certificate (unless the flags chose a transport).
+    Over TLS with a CA, a member's certificate must name the member (standalone: the CA alone,
+    since the server is asked at the probes' address)."""
     probe, secure = setup.probe, setup.access.secure
     try:
         if secure is not None and probe.transport == "tcp":
             return setup.access.endpoint(probe.host, probe.timeout)
-        return endpoint_for(probe)
+        endpoint = endpoint_for(probe)
+        if endpoint.tls is not None and probe.tls_ca and setup.identity.members:
+            # The members are asked by their pod names: each certificate must carry its own.
+            named = tls_context(probe.tls_ca, probe.tls_cert, probe.tls_key, check_name=True)
+            endpoint = dataclasses.replace(endpoint, tls=named)
+        return endpoint
     except OSError as exc:  # TLS files that do not load
         raise UsageError(f"TLS files: {exc}") from None
 
@@ -170,16 +178,23 @@ def run(flags: FlagValues, probe_flags: Given, environ: Mapping[str, str], fmt: 
     setup = prepare(resolve(flags, environ), probe_flags, environ)
     who, settings = setup.identity, setup.settings
     asked = target(setup)
-    members, no_pod = None, []
+    members, no_pod, refused = None, [], ""
     if settings.membership == "dynamic":  # the members are what the ensemble says, not --servers
         hosts = [who.fqdn, *(m.host for m in who.members if m.host != who.fqdn)]
         found = read_membership(hosts, setup.access, asked.timeout)
         if found is not None:
-            configured = parse_config(found[0])
-            members = [(s.myid, s.host) for s in configured]
-            no_pod = without_pod(configured)
+            try:  # a forged list must not send status to other hosts: then the settings' members
+                configured = check_members(
+                    parse_config(found[0]), who, settings.server_port, settings.election_port, found[1]
+                )
+            except ForeignMembership as exc:
+                refused = "; " + str(exc)
+            else:
+                members = [(s.myid, s.host) for s in configured]
+                no_pod = without_pod(configured)
     states = collect(who, asked, members)
     held, line = verdict(states)
+    line += refused
     if no_pod:
         line += "; configured without a pod: " + ", ".join(f"{_short(s.host)} (myid {s.myid})" for s in no_pod)
     if fmt == "json":

@@ -51,6 +51,8 @@ MANAGED_WITH: dict[str, tuple[dict[str, str], dict[str, str]]] = {
         {"ssl.quorum.": "quorum_tls_dir"},
     ),
     "client_sasl": (dict.fromkeys(("authProvider.sasl", "sessionRequireClientSASLAuth"), "client_sasl_dir"), {}),
+    # The super user's SASL login (zkboot's own reconfig).
+    "super_sasl": ({"authProvider.sasl": "super_password_file"}, {}),
     "quorum_sasl": (
         dict.fromkeys(("quorum.auth.learnerRequireSasl", "quorum.auth.serverRequireSasl"), "quorum_sasl_require"),
         {"quorum.auth.": "quorum_sasl_dir"},

@@ -107,6 +107,8 @@ def security_in_use(settings: Settings) -> frozenset[str]:
         used.add("quorum_sasl")
     if settings.client_sasl_dir:
         used.add("client_sasl")
+    if settings.super_password_file:
+        used.add("super_sasl")
     if settings.metrics_port is not None:
         used.add("metrics_port")
     return frozenset(used)

@@ -13,7 +13,7 @@ from zkboot.installation import Installation
 from zkboot.settings.schema import Settings
 from zkboot.settings.values import heap_bytes
 from zkboot.start import logconfig
-from zkboot.start.sasl import JAAS_NAME
+from zkboot.start.sasl import JAAS_NAME, super_user_flag
 
 SECURITY_NAME = "java.security"  # in the conf dir: the JVM's security properties zkboot overrides
 # A system property only: ZooKeeper reads it once, when its digest provider's class loads.
@@ -45,8 +45,10 @@ def jvm_flags(settings: Settings, heap: str, installation: Installation | None) 
         flags.append(f"-Dlog4j.configuration=file:{conf}/{logconfig.FILE_NAMES['log4j']}")
     if "logback" in backends:
         flags.append(f"-Dlogback.configurationFile={conf}/{logconfig.FILE_NAMES['logback']}")
-    if settings.quorum_sasl_dir or settings.client_sasl_dir:
+    if settings.quorum_sasl_dir or settings.client_sasl_dir or settings.super_password_file:
         flags.append(f"-Djava.security.auth.login.config={conf}/{JAAS_NAME}")
+    if settings.super_password_file:  # zkboot's reconfig logs in as the super user by SASL
+        flags.append(super_user_flag())
     if settings.fips_mode != "auto":
         flags.append(f"-Dzookeeper.fips-mode={'true' if settings.fips_mode == 'on' else 'false'}")
     algorithm = digest_algorithm(settings, installation)

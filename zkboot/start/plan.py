@@ -14,6 +14,7 @@ from ipaddress import ip_address
 from pathlib import Path
 
 from zkboot.client.access import Access
+from zkboot.client.session import SUPER_USER
 from zkboot.ensemble.config import STATE_DIR
 from zkboot.ensemble.setup import peer_access
 from zkboot.errors import EnvironmentProblem
@@ -223,7 +224,14 @@ def read_secrets(settings: Settings, need: bool) -> tuple[Secrets, tuple[str, ..
             if need:
                 raise
             notes.append(f"{exc.problems[0]}; shown anyway: where the JAAS file goes")
-    secrets = Secrets(password, accounts["quorum_sasl_dir"], accounts["client_sasl_dir"], tuple(keystores.items()))
+    client = accounts["client_sasl_dir"]
+    if client is not None and password is not None and client.username == SUPER_USER:
+        # zookeeper.superUser names it: the clients' account would be the super user.
+        raise EnvironmentProblem(
+            f"{settings.label('client_sasl_dir')}={settings.client_sasl_dir}: username {client.username!r} is the "
+            "super user's SASL account; expected another name for the clients' account"
+        )
+    secrets = Secrets(password, accounts["quorum_sasl_dir"], client, tuple(keystores.items()))
     return secrets, tuple(notes)
 
 

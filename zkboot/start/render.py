@@ -81,7 +81,7 @@ def fixed_files(plan: Plan) -> tuple[RenderedFile, ...]:
     for backend, text in plan.log_configs.items():
         files.append(RenderedFile(str(conf / logconfig.FILE_NAMES[backend]), text, "config"))
     files.append(RenderedFile(str(Path(settings.data_dir) / "myid"), f"{plan.identity.myid}\n", "myid"))
-    if settings.quorum_sasl_dir or settings.client_sasl_dir:
+    if settings.quorum_sasl_dir or settings.client_sasl_dir or settings.super_password_file:
         files.append(jaas_file(plan))
     for role, store in plan.secrets.keystores:
         files.append(RenderedFile(keystore_path(settings, role), store or "", "config", shown=MASKED, private=True))
@@ -116,12 +116,16 @@ def jaas_file(plan: Plan) -> RenderedFile:
     unread = Account("<unread>", "")
     quorum = (secrets.quorum_account or unread) if settings.quorum_sasl_dir else None
     client = (secrets.client_account or unread) if settings.client_sasl_dir else None
-    complete = (quorum is None or secrets.quorum_account is not None) and (
-        client is None or secrets.client_account is not None
+    password = secrets.password if settings.super_password_file else None
+    complete = (
+        (quorum is None or secrets.quorum_account is not None)
+        and (client is None or secrets.client_account is not None)
+        and password != ""  # unread, in render
     )
-    text = sasl.jaas(quorum, client) if complete else ""
+    text = sasl.jaas(quorum, client, super_password=password) if complete else ""
     path = str(Path(settings.conf_dir) / sasl.JAAS_NAME)
-    return RenderedFile(path, text, "config", shown=sasl.jaas(quorum, client, masked=True), private=True)
+    shown = sasl.jaas(quorum, client, masked=True, super_password=password)
+    return RenderedFile(path, text, "config", shown=shown, private=True)
 
 
 def super_digest(password: str, algorithm: str) -> str:
@@ -176,4 +180,6 @@ def security_entries(settings: Settings, require_client_sasl: bool = True) -> li
     sessions without SASL)."""
     quorum_sasl = sasl.quorum_entries(settings.quorum_sasl_require) if settings.quorum_sasl_dir else []
     client_sasl = sasl.client_entries(require_client_sasl) if settings.client_sasl_dir else []
+    if settings.super_password_file and not client_sasl:  # the super user's SASL login
+        client_sasl = [("authProvider.sasl", sasl.SASL_PROVIDER)]
     return tls_entries(settings) + quorum_sasl + client_sasl

@@ -9,6 +9,10 @@ configuration at every start, in the conf dir, mode 0600, and passes the JVM onl
 (``-Djava.security.auth.login.config``), so the password is in no argv, environment or zoo.cfg;
 ``render`` shows the file with the password masked.
 
+The super user (with a super password file) has an account there too, under the name ZooKeeper's
+``zookeeper.superUser`` makes super: zkboot's own ``reconfig`` (the dynamic join, ``shrink``) logs in
+as it with SASL DIGEST-MD5, whose challenge and response never put the password on the network.
+
 ZooKeeper's DigestLoginModule reads ``user_<name>="<password>"`` (the server side: who may connect)
 and ``username``/``password`` (the learner side: who this member is).  JAAS values are quoted
 strings, so a backslash or a double quote in the password is escaped.
@@ -16,6 +20,7 @@ strings, so a backslash or a double quote in the password is escaped.
 
 from __future__ import annotations
 
+from zkboot.client.session import SUPER_USER
 from zkboot.secrets import Account
 from zkboot.start.templating import fill
 
@@ -27,13 +32,20 @@ SASL_PROVIDER = "org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
 MASKED = "<masked>"
 
 
-def jaas(quorum: Account | None, client: Account | None = None, masked: bool = False) -> str:
-    """The JAAS login configuration of a member: the quorum's account (server and learner sides)
-    and the account clients authenticate as (``masked``: passwords shown as MASKED)."""
+def jaas(
+    quorum: Account | None,
+    client: Account | None = None,
+    masked: bool = False,
+    super_password: str | None = None,
+) -> str:
+    """The JAAS login configuration of a member: the quorum's account (server and learner sides),
+    the account clients authenticate as, and the super user's (``masked``: passwords shown as MASKED)."""
     return fill(
         JAAS_NAME,
         quorum=quorum,
         client=client,
+        super_password=super_password,
+        super_user=SUPER_USER,
         masked=masked,
         mask=MASKED,
         login_module=LOGIN_MODULE,
@@ -41,6 +53,11 @@ def jaas(quorum: Account | None, client: Account | None = None, masked: bool = F
         server_context=SERVER_CONTEXT,
         learner_context=LEARNER_CONTEXT,
     )
+
+
+def super_user_flag() -> str:
+    """The JVM flag that makes a SASL session of the super user's account a super user's."""
+    return f"-Dzookeeper.superUser={SUPER_USER}"
 
 
 def client_entries(require: bool) -> list[tuple[str, str]]:
