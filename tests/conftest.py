@@ -4,6 +4,7 @@ built image; and the rule that a skip fails a run with CI set.  Plain helpers ar
 
 from __future__ import annotations
 
+import fcntl
 import os
 import stat
 import subprocess
@@ -28,6 +29,9 @@ from tests.helpers import (
     stop,
 )
 
+E2E = Path(__file__).resolve().parent / "e2e"
+UNPRIVILEGED_LOCK = Path("/tmp/zkboot-tests-unprivileged.lock")  # one per machine: the workers share it
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
@@ -37,6 +41,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped with CI set: {report.longrepr}"
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's, which reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (./dev test), the end-to-end tests and every test that runs containers
+    run on one worker, in order: they share the built image and the machine's network namespaces,
+    and the pod simulator's timing is generous for one such run at a time, not for two."""
+    for item in items:
+        if E2E in item.path.parents or item.get_closest_marker("e2e") or item.get_closest_marker("image"):
+            item.add_marker(pytest.mark.xdist_group("pods"))
 
 
 @pytest.fixture
@@ -84,6 +98,10 @@ def unprivileged(tmp_path: Path) -> Iterator[Unprivileged]:
         return
     starts = [tmp_path, BIN, Path(sys.executable).resolve().parent, Path(sys.prefix), Path(zkboot.__file__).parent]
     restore: dict[Path, int] = {}
+    # The directories are shared with the other pytest-xdist workers, whose restoring a mode would
+    # take the way away from this test's user: one such test at a time on the machine.
+    lock = UNPRIVILEGED_LOCK.open("a")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     try:
         for start in starts:
             for directory in (start, *start.parents, start.resolve(), *start.resolve().parents):
@@ -96,6 +114,8 @@ def unprivileged(tmp_path: Path) -> Iterator[Unprivileged]:
     finally:
         for directory, mode in reversed(restore.items()):
             directory.chmod(mode)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
 
 
 @pytest.fixture(scope="session")

@@ -260,6 +260,7 @@ MISSING = f"/var/lib/podsim-missing-{secrets.token_hex(4)}"  # a parent no machi
         (None, "/var/lib/zookeeper/venv/bin", "/var/lib/zookeeper"),  # the manifest's volume mount
         (f"{MISSING}/data", "/var/lib/venv/bin", "/var/lib"),  # a tmpfs on the missing path's parent
     ],
+    ids=["writable-layer", "volume-mount", "tmpfs-on-missing-parent"],  # stable: pytest-xdist's workers compare them
 )
 def test_a_hidden_image_bin_fails_at_once_in_one_line_creating_nothing(
     mount: str | None, image_bin: str, hidden_by: str
