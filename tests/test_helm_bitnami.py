@@ -90,3 +90,35 @@ def test_membership_is_static_with_bitnamis_values_file(args: tuple[str, ...], m
     assert env["ZK_MEMBERSHIP"] == membership
     secrets = [doc for doc in objects(done.stdout) if doc["kind"] == "Secret"]
     assert bool(secrets) == (membership == "dynamic")  # the super user's Secret: dynamic only
+
+
+# What `helm get values --all` adds to Bitnami's values.yaml for its release: the computed values
+# of its library chart, common 2.31.3 (its one value, and the parent's globals).
+LIBRARY_VALUES = {
+    "common": {
+        "exampleValue": "common-chart",
+        "global": {
+            "compatibility": {"openshift": {"adaptSecurityContext": "auto"}},
+            "defaultStorageClass": "",
+            "imagePullSecrets": [],
+            "imageRegistry": "",
+            "security": {"allowInsecureImages": False},
+            "storageClass": "",
+        },
+    }
+}
+
+
+@pytest.mark.parametrize("helm", HELMS)
+def test_a_releases_computed_values_are_accepted_as_they_are(helm: str) -> None:
+    """docs/migration.md takes the release's values with `helm get values --all`, which also
+    prints the library chart's: accepted, and nothing renders otherwise for them."""
+    computed = values_file({**nested(BITNAMI_13_8_8_KEYS), **LIBRARY_VALUES})
+    with_library = run(helm, "template", "zk", str(CHART), "-f", computed)
+    assert with_library.returncode == 0, with_library.stderr
+    without = run(helm, "template", "zk", str(CHART), "-f", WHOLE_VALUES)
+
+    def stable(text: str) -> list[dict[str, Any]]:
+        return [doc for doc in objects(text) if doc["kind"] != "Secret"]  # a random password each render
+
+    assert stable(with_library.stdout) == stable(without.stdout)
