@@ -63,8 +63,7 @@ SECURE = (
 CASES: dict[str, tuple[str, ...]] = {
     "defaults": (),
     "two-servers": TWO_SERVERS,
-    # The old chart's claim was datadir: the migration guide has its users name it.
-    "incubator-0.x": ("-f", str(FIXTURES / "incubator-0.x-values.yaml"), "--set", "persistence.claimName=datadir"),
+    "incubator-0.x": ("-f", str(FIXTURES / "incubator-0.x-values.yaml")),
     "incubator-2.x": ("-f", str(FIXTURES / "incubator-2.x-values.yaml")),
     "bitnami": ("-f", str(FIXTURES / "bitnami-values.yaml")),
     "bitnami-13.8.8": ("-f", values_file(nested(BITNAMI_13_8_8_KEYS))),

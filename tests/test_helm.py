@@ -288,7 +288,7 @@ def test_incubator_0x_values_take_effect() -> None:
     assert only(objs, "PodDisruptionBudget")["spec"]["minAvailable"] == 2
     assert "maxUnavailable" not in only(objs, "PodDisruptionBudget")["spec"]
     (claim,) = sts["spec"]["volumeClaimTemplates"]
-    assert claim["metadata"]["name"] == "datadir"  # persistence.claimName, as the old chart named it
+    assert claim["metadata"]["name"] == "datadir"  # the old chart's: its parameters name it
     assert claim["spec"]["resources"]["requests"]["storage"] == "50Gi"
     assert claim["spec"]["storageClassName"] == "standard"
     assert sts["spec"]["updateStrategy"] == {"type": "OnDelete"}
@@ -1042,3 +1042,15 @@ def test_a_chart_0_1_release_upgrades_with_its_claim_and_one_relabelled_selector
         "app.kubernetes.io/component": "zookeeper"
     }
     assert selector.keys() == CHART_0_1_SELECTOR.keys()
+
+
+@pytest.mark.parametrize(
+    ("case", "claim"),
+    [("defaults", "data"), ("bitnami-13.8.8", "data"), ("incubator-2.x", "data"),
+     ("incubator-0.x", "datadir"), ("two-servers", "datadir")],
+)  # fmt: skip
+def test_an_old_charts_values_keep_its_claim(case: str, claim: str) -> None:
+    """The claim template is named as the chart the values come from named it (incubator 0.x-1.x:
+    datadir, its parameters given; Bitnami's and incubator 2.x: data), so its PVCs are reused."""
+    (template,) = statefulset(case)["spec"]["volumeClaimTemplates"]
+    assert template["metadata"]["name"] == claim

@@ -212,6 +212,14 @@ incubator 2.x's service.ports.client (a map). */ -}}
 {{- if not $eff.membership -}}
 {{- $_ := set $eff "membership" (ternary "static" "dynamic" (or (hasKey $v "diagnosticMode") (hasKey $v "volumePermissions"))) -}}
 {{- end -}}
+{{- /* The old chart's claim, so that its values file keeps its PVCs: that chart's parameters name it. */ -}}
+{{- if not $eff.persistence.claimName -}}
+{{- $incubator := false -}}
+{{- range $key := list "servers" "heap" "storage" "serverPort" "leaderElectionPort" "clientCnxns" "tickTimeMs" "initTicks" "syncTicks" "snapRetain" "purgeHours" "antiAffinity" "probeInitialDelaySeconds" "probeTimeoutSeconds" -}}
+{{- if hasKey $v $key -}}{{- $incubator = true -}}{{- end -}}
+{{- end -}}
+{{- $_ := set $eff.persistence "claimName" (ternary "datadir" "data" $incubator) -}}
+{{- end -}}
 {{- /* Bitnami's order: global.storageClass, then persistence.storageClass, then global.defaultStorageClass. */ -}}
 {{- if not $eff.persistence.storageClass -}}{{- $_ := set $eff.persistence "storageClass" (dig "defaultStorageClass" "" ($v.global | default dict)) -}}{{- end -}}
 {{- with $v.persistence.accessMode -}}{{- $_ := set $eff.persistence "accessModes" (list .) -}}{{- end -}}
