@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,8 +20,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kazoo.client import KazooClient  # type: ignore[import-untyped]
 
-from tests.helpers import UPSTREAM, ZkPaths, ZooKeeper, clean_env, on_each_installation, script, snapshot, wait_until
+from podsim.pki import make_ca, make_leaf
+from tests.helpers import (
+    UPSTREAM,
+    ZkPaths,
+    ZooKeeper,
+    clean_env,
+    on_each_installation,
+    script,
+    snapshot,
+    stop,
+    wait_until,
+)
+from zkboot.installation import release_has
 
 pytestmark = [
     pytest.mark.integration,
@@ -323,3 +337,158 @@ def test_quorum_sasl_lets_in_only_members_with_the_account(
         time.sleep(0.5)  # pacing the polls, not waiting for an event
     code, status = group.status(0)
     assert code == 0 and sorted(m["mode"] for m in status["members"][:2]) == ["follower", "leader"], status
+
+
+# --- renewed certificates ----------------------------------------------------------------------
+
+
+def publish(secret: Path, files: dict[str, Path]) -> None:
+    """Put ``files`` (name -> source) in the Secret's dir as the kubelet does: a new dir of their
+    contents, ``..data`` swapped onto it by one rename, each name a symlink through ``..data``."""
+    secret.mkdir(exist_ok=True)
+    data = secret / "..data"
+    previous = os.readlink(data) if data.is_symlink() else None
+    stamp = secret / f"..{time.time_ns()}"
+    stamp.mkdir()
+    for name, source in files.items():
+        shutil.copy(source, stamp / name)
+    (secret / "..data_tmp").symlink_to(stamp.name)
+    os.replace(secret / "..data_tmp", data)
+    for name in files:
+        if not (secret / name).is_symlink():
+            (secret / name).symlink_to(f"..data/{name}")
+    if previous is not None:
+        shutil.rmtree(secret / previous)
+
+
+def served(host: str, port: int, ca: Path, cert: Path, key: Path) -> bytes:
+    """The certificate (DER) a member presents on ``port`` to a client holding ``cert``."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False  # the CA is what is checked here; the certificate is compared whole
+    context.load_verify_locations(str(ca))
+    context.load_cert_chain(str(cert), str(key))
+    with socket.create_connection((host, port), timeout=5) as raw, context.wrap_socket(raw) as tls:
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return der
+
+
+def der_of(cert: Path) -> bytes:
+    return ssl.PEM_cert_to_DER_cert(cert.read_text())
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat_file.parent.name))
+    return found
+
+
+@on_each_installation
+def test_renewed_certificates_are_served_without_a_restart(
+    zk_launcher: Any, tmp_path: Path, zookeeper: ZooKeeper
+) -> None:
+    """Each member's Secret, laid out and renewed as the kubelet does it (a new key and certificate
+    from the same CA): every member presents the new certificate on its secure client port and its
+    election port, same JVMs, every write still on every member.  A renewal that fails the start's
+    checks (another CA's certificate) leaves the key store as it was, and the member serving the
+    certificate it had.  The watch ends with its server."""
+    ca, ca_key = make_ca(tmp_path / "ca", "ensemble")
+    stranger_ca, stranger_key = make_ca(tmp_path / "stranger-ca", "stranger")
+    secure = free_on_all(1)[0]
+    group = Ensemble(tmp_path / "tls", zk_launcher)
+    assert secure not in (group.client_port, group.server_port, group.election_port, group.admin_port)
+
+    def leaf(ordinal: int, generation: str, signer: tuple[Path, Path] = (ca, ca_key)) -> dict[str, Path]:
+        name = f"zk-{ordinal}"
+        cert, key = make_leaf(
+            tmp_path / f"{generation}-{ordinal}", name, *signer, [f"{name}.{DOMAIN}"], [address(ordinal)]
+        )
+        return {"tls.crt": cert, "tls.key": key, "ca.crt": ca}
+
+    first = {i: leaf(i, "first") for i in range(SERVERS)}
+    secrets = {i: tmp_path / f"secret-{i}" for i in range(SERVERS)}
+    for ordinal in range(SERVERS):
+        publish(secrets[ordinal], first[ordinal])
+        group.start(ordinal, (
+            f"--secure-client-port={secure}", f"--tls-dir={secrets[ordinal]}", "--quorum-tls=on",
+            "--plain-client-port=all", "--set", f"secureClientPortAddress={address(ordinal)}",
+            "--tls-reload-interval=1",
+        ))  # fmt: skip
+    wait_until(group.all_ready, FORM_TIMEOUT, interval=0.25, what="all three members ready")
+    jvms = {i: group.members[i].process.pid for i in range(SERVERS)}
+
+    def presented(ordinal: int, port: int) -> bytes:
+        client = first[(ordinal + 1) % SERVERS]  # another member's certificate, as a peer dials
+        return served(address(ordinal), port, ca, client["tls.crt"], client["tls.key"])
+
+    for ordinal in range(SERVERS):
+        for port in (secure, group.election_port):
+            assert presented(ordinal, port) == der_of(first[ordinal]["tls.crt"])
+    writer = KazooClient(hosts=f"{address(0)}:{group.client_port}", timeout=5)
+    writer.start(timeout=20)
+    try:
+        for n in range(20):
+            writer.create(f"/before-{n}", b"x")
+    finally:
+        writer.stop()
+        writer.close()
+
+    second = {i: leaf(i, "second") for i in range(SERVERS)}
+    renewed_at = time.monotonic()
+    for ordinal in range(SERVERS):
+        publish(secrets[ordinal], second[ordinal])
+
+    def stale() -> list[str]:
+        ports = {secure: "secure client port", group.election_port: "election port"}
+        return [
+            f"zk-{i}'s {what}"
+            for i in range(SERVERS)
+            for port, what in ports.items()
+            if presented(i, port) != der_of(second[i]["tls.crt"])
+        ]
+
+    # Before 3.8.5 the client port keeps its certificate until a restart (and the start says so).
+    reloads = release_has(zookeeper.version, "client_cert_reload")
+    kept = [] if reloads else [f"zk-{i}'s secure client port" for i in range(SERVERS)]
+    assert reloads != ("the secure client port" in group.members[0].text())
+    deadline = time.monotonic() + 30
+    while stale() != kept and time.monotonic() < deadline:
+        time.sleep(0.5)  # pacing the polls
+    assert stale() == kept, f"still the old certificate: {', '.join(stale())}"
+    took = time.monotonic() - renewed_at
+    assert {i: group.members[i].process.pid for i in range(SERVERS)} == jvms
+    assert all(group.members[i].process.poll() is None for i in range(SERVERS))
+    wait_until(group.all_ready, 30, interval=0.25, what="all three members ready after the renewal")
+    for ordinal in range(SERVERS):
+        reader = KazooClient(hosts=f"{address(ordinal)}:{group.client_port}", timeout=5)
+        reader.start(timeout=20)
+        try:
+            reader.sync("/")
+            assert sorted(reader.get_children("/")) == sorted(["zookeeper", *(f"before-{n}" for n in range(20))])
+        finally:
+            reader.stop()
+            reader.close()
+
+    # zk-2's Secret now holds another CA's certificate: refused, the key store left as it was.
+    store = tmp_path / "tls" / "zk-2" / "conf" / "client-keystore.pem"
+    kept = store.read_bytes()
+    publish(secrets[2], {**leaf(2, "stranger", (stranger_ca, stranger_key)), "ca.crt": ca})
+    output = group.members[2]
+    wait_until(lambda: "the renewal is not taken" in output.text(), 15, interval=0.25, what="zk-2's watch to look")
+    assert store.read_bytes() == kept
+    assert presented(2, secure) == der_of((second if reloads else first)[2]["tls.crt"])
+    assert presented(2, group.election_port) == der_of(second[2]["tls.crt"])
+
+    # The watch is the server's child, and ends when the server does.
+    watches = [pid for pid in children(jvms[2]) if b"zkboot.start.renewal" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    assert len(watches) == 1, watches
+    stop(group.members[2].process)
+    wait_until(lambda: not Path(f"/proc/{watches[0]}").exists(), 10, interval=0.1, what="the watch to end")
+    ports = "both ports" if reloads else "the election port"
+    print(f"\nrenewal on {zookeeper.version}: served on {ports} by all 3 members {took:.1f}s after the swap")

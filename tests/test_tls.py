@@ -17,6 +17,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,7 @@ from kazoo.client import KazooClient  # type: ignore[import-untyped]
 
 from podsim.pki import make_ca, make_leaf
 from tests.helpers import (
+    UPSTREAM,
     ZkPaths,
     ZooKeeper,
     clean_env,
@@ -229,6 +231,48 @@ def test_zoo_cfg_and_render_with_client_and_quorum_tls(pki: Pki, tmp_path: Path)
     stores = {f["path"]: f["content"] for f in document["files"] if f["path"].endswith("-keystore.pem")}
     assert stores == {f"{conf}/client-keystore.pem": "<masked>", f"{conf}/quorum-keystore.pem": "<masked>"}
     assert "PRIVATE KEY" not in json.dumps(document)
+
+
+@on_each_installation
+def test_renewal_keys_follow_the_reload_interval(pki: Pki, tmp_path: Path, zookeeper: ZooKeeper) -> None:
+    """ZooKeeper reloads a replaced key store only when zoo.cfg says so: the quorum's on every
+    version, the client port's with client.certReload (3.8.5+; before, the start warns that the
+    client port keeps its certificate); with the watch off (0) neither key is written, and a --set
+    of either is refused while zkboot writes it."""
+    if zookeeper.missing():
+        pytest.skip(str(zookeeper.missing()))
+    secret = pki.secret("member")
+    environ = {
+        "ZK_REPLICAS": "3", "ZK_SECURE_CLIENT_PORT": "2281", "ZK_TLS_DIR": str(secret), "ZK_QUORUM_TLS": "on",
+        "ZK_HOME": str(zookeeper.home),
+    }  # fmt: skip
+    reloads = zookeeper is UPSTREAM  # 3.9.5; Debian's is 3.8.0
+    document = render_json(tmp_path / "on", environ)
+    watched = cfg(document)
+    assert watched.get("sslQuorumReloadCertFiles") == "true"
+    assert watched.get("client.certReload") == ("true" if reloads else None)
+    warned = [w for w in document["warnings"] if w.startswith("--tls-reload-interval / ZK_TLS_RELOAD_INTERVAL=60")]
+    assert len(warned) == (0 if reloads else 1), document["warnings"]
+    off = cfg(render_json(tmp_path / "off", {**environ, "ZK_TLS_RELOAD_INTERVAL": "0"}))
+    assert not {"sslQuorumReloadCertFiles", "client.certReload"} & set(off)
+    for key in ("sslQuorumReloadCertFiles", "client.certReload"):
+        result = subprocess.run(
+            [script("zkboot"), "render", "--set", f"{key}=false"],
+            env=clean_env(tmp_path / "set", **environ), capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+        assert (
+            f"{key} is written by zkboot; set it with --tls-reload-interval / ZK_TLS_RELOAD_INTERVAL" in result.stderr
+        )
+
+
+def test_the_renewal_watch_loads_nothing_heavy() -> None:
+    """The watch lives as long as the server, in every TLS pod: the start pipeline's imports (kazoo,
+    jinja2) stay out of it."""
+    heavy = ("kazoo", "jinja2", "typer", "psutil")
+    listing = f"import sys, zkboot.start.renewal; print([m for m in {heavy!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", listing], capture_output=True, text=True, timeout=30, check=False)
+    assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr
 
 
 def test_dynamic_membership_lists_the_plain_port_on_loopback(pki: Pki, tmp_path: Path) -> None:

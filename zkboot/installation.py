@@ -45,6 +45,9 @@ SINCE = {
     "require_client_sasl": "3.6.0",  # sessionRequireClientSASLAuth
     "prometheus_provider": "3.6.0",  # metricsProvider.className, the Prometheus metrics provider
     "digest_algorithm": "3.7.0",  # zookeeper.DigestAuthenticationProvider.digestAlg (before: SHA1 only)
+    # The secure client port reloads a replaced key store: 3.8.5 with zookeeper.client.certReload
+    # (3.9.0 reads the key store at each connection, and the property also renews the x509 provider).
+    "client_cert_reload": "3.8.5",
     "logback": "3.8.0",  # upstream's tarball logs through logback, no longer log4j 1.x
     "fips_mode": "3.9.0",  # zookeeper.fips-mode, on by default
     # In FIPS mode a quorum learner refuses DIGEST-MD5, so quorum SASL never lets a member in.

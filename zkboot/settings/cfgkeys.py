@@ -42,12 +42,14 @@ MANAGED_WITH: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "secure_client_port": (
         {"secureClientPort": "secure_client_port", "ssl.clientAuth": "tls_client_auth",
          **dict.fromkeys(("serverCnxnFactory", "ssl.keyStore.location", "ssl.keyStore.type",
-                          "ssl.trustStore.location", "ssl.trustStore.type"), "tls_dir")},
+                          "ssl.trustStore.location", "ssl.trustStore.type"), "tls_dir"),
+         "client.certReload": "tls_reload_interval"},
         {},
     ),
     "plain_client_port": ({"clientPortAddress": "plain_client_port"}, {}),
     "quorum_tls": (
-        {"sslQuorum": "quorum_tls", "portUnification": "port_unification"},
+        {"sslQuorum": "quorum_tls", "portUnification": "port_unification",
+         "sslQuorumReloadCertFiles": "tls_reload_interval"},
         {"ssl.quorum.": "quorum_tls_dir"},
     ),
     "client_sasl": (dict.fromkeys(("authProvider.sasl", "sessionRequireClientSASLAuth"), "client_sasl_dir"), {}),

@@ -240,6 +240,12 @@ class Settings(Group):
              "is rolled to or from quorum TLS",
     )  # fmt: skip
 
+    tls_reload_interval = Option(
+        int_in(0, 86400), env="ZK_TLS_RELOAD_INTERVAL", default="60",
+        help="seconds between checks of the TLS Secrets' files: a renewed certificate that passes the start's "
+             "checks is written into the key store, which ZooKeeper reloads without a restart; 0: off",
+    )  # fmt: skip
+
     quorum_sasl_dir = Option(
         optional_abs_path, env="ZK_QUORUM_SASL_DIR", default="",
         help="a mounted Secret with the quorum's SASL account (username, password): DIGEST-MD5 between members",

@@ -19,9 +19,12 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zkboot.errors import EnvironmentProblem
-from zkboot.start.render import RenderedFile
+
+if TYPE_CHECKING:  # the type only: the TLS renewal watch writes with this module and stays small
+    from zkboot.start.render import RenderedFile
 
 FILE_MODE = 0o644
 PRIVATE_MODE = 0o600  # a file that holds a secret (a TLS key store, the JAAS file)

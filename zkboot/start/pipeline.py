@@ -33,9 +33,9 @@ from zkboot.ensemble import guard, join
 from zkboot.errors import EnvironmentProblem, UsageError
 from zkboot.report import Reporter
 from zkboot.settings.resolve import FlagValues, resolve
-from zkboot.start import files, launch, plan, txnlog
+from zkboot.start import files, launch, plan, renewal, txnlog
 from zkboot.start.plan import Plan
-from zkboot.start.render import RenderedFile, fixed_files, render
+from zkboot.start.render import RenderedFile, fixed_files, keystore_path, render
 
 
 def with_volume_log_dir(p: Plan, *, lenient: bool = False) -> Plan:
@@ -119,8 +119,23 @@ def execute(p: Plan, report: Reporter, environ: Mapping[str, str]) -> NoReturn:
         raise EnvironmentProblem("no ZooKeeper installation to start")
     command = launch.argv(p.installation, p.zoo_cfg)
     env = launch.environment(environ, p.settings, p.jvmflags, p.heap.size)
+    watch_renewals(p, report)
     report("exec", " ".join(command) + f" (pid {os.getpid()})")
     launch.execute(command, env)
+
+
+def watch_renewals(p: Plan, report: Reporter) -> None:
+    """The TLS renewal watch beside the server (zkboot.start.renewal), when key stores were written."""
+    s = p.settings
+    paths = {store.role: keystore_path(s, store.role) for store in p.secrets.keystores}
+    stores = renewal.watched(p.secrets.keystores, paths)
+    if s.tls_reload_interval == 0 or not stores:
+        return
+    problem = renewal.spawn(stores, s.tls_reload_interval, report.program, report.fmt)
+    if problem is not None:
+        report.warn(problem)
+        return
+    report("renewal", f"the TLS Secrets are checked every {s.tls_reload_interval}s for a renewed certificate")
 
 
 # -- the commands --------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ class Secrets:
     password: str | None = field(default=None, repr=False)  # the super user's, for its digest
     quorum_account: Account | None = None
     client_account: Account | None = None  # also zkboot's own sessions'
-    keystores: tuple[tuple[str, str | None], ...] = ()  # (role, PEM key store text) of the TLS in effect
+    keystores: tuple[tls.KeyStore, ...] = ()  # of the TLS in effect
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +132,7 @@ def with_installation(
             *notes,
             *cfgkeys.warnings(settings.extra, setting_label),
             *exposure_notes(settings),
+            *renewal_notes(settings, installation),
         ),
         access=peer_access(settings, secrets.client_account),
         peer_timeout=ProbeOptions.resolve({}, environ).timeout,
@@ -231,7 +232,7 @@ def read_secrets(settings: Settings, need: bool) -> tuple[Secrets, tuple[str, ..
             f"{settings.label('client_sasl_dir')}={settings.client_sasl_dir}: username {client.username!r} is the "
             "super user's SASL account; expected another name for the clients' account"
         )
-    secrets = Secrets(password, accounts["quorum_sasl_dir"], client, tuple(keystores.items()))
+    secrets = Secrets(password, accounts["quorum_sasl_dir"], client, keystores)
     return secrets, tuple(notes)
 
 
@@ -244,6 +245,23 @@ def exposure_notes(settings: Settings) -> tuple[str, ...]:
         f"{settings.label('admin_address')}={settings.admin_address}: the admin server answers "
         "/commands/system_properties, the super user's digest included, to whoever reaches port "
         f"{settings.admin_port} there, without authentication; expected 127.0.0.1 unless that is wanted",
+    )
+
+
+def renewal_notes(settings: Settings, installation: Installation | None) -> tuple[str, ...]:
+    """A warning when a renewed certificate reaches the quorum but not the secure client port: before
+    3.8.5 ZooKeeper's client port keeps the certificate it started with until a restart."""
+    if (
+        settings.tls_reload_interval == 0
+        or settings.secure_client_port is None
+        or installation is None
+        or installation.supports("client_cert_reload")
+    ):
+        return ()
+    return (
+        f"{settings.label('tls_reload_interval')}={settings.tls_reload_interval}: ZooKeeper "
+        f"{installation.version} reloads a renewed certificate on the quorum ports only; the secure client "
+        f"port {settings.secure_client_port} takes it at the next restart (3.8.5 and later reload both)",
     )
 
 

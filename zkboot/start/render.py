@@ -83,8 +83,9 @@ def fixed_files(plan: Plan) -> tuple[RenderedFile, ...]:
     files.append(RenderedFile(str(Path(settings.data_dir) / "myid"), f"{plan.identity.myid}\n", "myid"))
     if settings.quorum_sasl_dir or settings.client_sasl_dir or settings.super_password_file:
         files.append(jaas_file(plan))
-    for role, store in plan.secrets.keystores:
-        files.append(RenderedFile(keystore_path(settings, role), store or "", "config", shown=MASKED, private=True))
+    for store in plan.secrets.keystores:
+        path = keystore_path(settings, store.role)
+        files.append(RenderedFile(path, store.text or "", "config", shown=MASKED, private=True))
     return tuple(files)
 
 
@@ -93,13 +94,14 @@ def zoo_cfg(plan: Plan, dynamic_file: str | None) -> RenderedFile:
     it is written 0600."""
     settings, password = plan.settings, plan.secrets.password
     enforced = plan.installation is None or plan.installation.supports("require_client_sasl")
+    client_reload = plan.installation is None or plan.installation.supports("client_cert_reload")
     values = {
         "version": __version__,
         "settings": settings,
         "identity": plan.identity,
         "dynamic_file": dynamic_file,
         "whitelist": whitelist(settings),
-        "security": security_entries(settings, enforced),
+        "security": security_entries(settings, enforced, client_reload),
         "prometheus_provider": PROMETHEUS_PROVIDER,
     }
     if password is None:
@@ -146,9 +148,15 @@ def whitelist(settings: Settings) -> tuple[str, ...]:
     return tuple(dict.fromkeys(REQUIRED_4LW + settings.four_letter_words))
 
 
-def tls_entries(settings: Settings) -> list[tuple[str, str]]:
-    """The zoo.cfg entries of the TLS settings in effect (key stores zkboot writes, CAs as mounted)."""
+def tls_entries(settings: Settings, client_reload: bool = True) -> list[tuple[str, str]]:
+    """The zoo.cfg entries of the TLS settings in effect (key stores zkboot writes, CAs as mounted).
+
+    With renewals watched (zkboot.start.renewal rewrites a key store when its Secret changes), the
+    quorum reloads its key store on that change; the client port reads its key store at every
+    connection anyway, and ``client_reload`` (the installation has client.certReload) also renews
+    its certificate authentication provider, which otherwise keeps the CA it started with."""
     entries: list[tuple[str, str]] = []
+    watched = settings.tls_reload_interval > 0
     if settings.secure_client_port is not None and settings.tls_dir:
         entries += [
             ("secureClientPort", str(settings.secure_client_port)),
@@ -159,6 +167,8 @@ def tls_entries(settings: Settings) -> list[tuple[str, str]]:
             ("ssl.trustStore.type", "PEM"),
             ("ssl.clientAuth", settings.tls_client_auth),
         ]
+        if watched and client_reload:
+            entries.append(("client.certReload", "true"))
     quorum = settings.quorum_tls_files
     if quorum is not None:
         entries += [
@@ -172,14 +182,18 @@ def tls_entries(settings: Settings) -> list[tuple[str, str]]:
             # reliably its StatefulSet name, which hostname verification would need.
             ("ssl.quorum.hostnameVerification", "false"),
         ]
+        if watched:
+            entries.append(("sslQuorumReloadCertFiles", "true"))
     return entries
 
 
-def security_entries(settings: Settings, require_client_sasl: bool = True) -> list[tuple[str, str]]:
+def security_entries(
+    settings: Settings, require_client_sasl: bool = True, client_reload: bool = True
+) -> list[tuple[str, str]]:
     """zoo.cfg's TLS entries, then SASL's (``require_client_sasl``: the installation can refuse
-    sessions without SASL)."""
+    sessions without SASL; ``client_reload``: it has client.certReload)."""
     quorum_sasl = sasl.quorum_entries(settings.quorum_sasl_require) if settings.quorum_sasl_dir else []
     client_sasl = sasl.client_entries(require_client_sasl) if settings.client_sasl_dir else []
     if settings.super_password_file and not client_sasl:  # the super user's SASL login
         client_sasl = [("authProvider.sasl", sasl.SASL_PROVIDER)]
-    return tls_entries(settings) + quorum_sasl + client_sasl
+    return tls_entries(settings, client_reload) + quorum_sasl + client_sasl

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import base64
 import calendar
+import hashlib
 import re
 import ssl
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from zkboot.client.access import TlsDir
@@ -208,23 +210,51 @@ def _handshake(label: str, files: TlsDir) -> None:
     raise EnvironmentProblem(f"{label}: {files.cert} and {files.key}: no TLS handshake with them in memory")
 
 
-def read_keystores(settings: Settings, need: bool) -> tuple[dict[str, str | None], tuple[str, ...]]:
-    """role -> key store text for the TLS settings in effect, checked; with ``need`` False
-    (``render``) an unreadable or bad Secret gives a warning and a None instead of stopping."""
+@dataclass(frozen=True, slots=True)
+class KeyStore:
+    """A key store zkboot writes, and the Secret it was made from."""
+
+    role: str  # client or quorum
+    label: str  # the setting naming the Secret, with its value, for messages
+    source: str  # the Secret's dir
+    text: str | None = field(repr=False)  # the PEM key store; None in ``render`` when the Secret is unusable
+    fingerprint: str = field(repr=False)  # of the Secret's files, taken before ``text`` was made of them
+
+
+def fingerprint(files: TlsDir) -> str:
+    """A digest of the Secret's three files as they are now ("" when one cannot be read): what the
+    renewal check compares.  Taken before the files are read for a key store, so that a renewal
+    landing in between is seen as a change, never missed."""
+    digest = hashlib.sha256()
+    for path in (files.cert, files.key, files.ca):
+        try:
+            content = Path(path).read_bytes()
+        except OSError:
+            return ""
+        digest.update(len(content).to_bytes(8, "big") + content)
+    return digest.hexdigest()
+
+
+def read_keystores(settings: Settings, need: bool) -> tuple[tuple[KeyStore, ...], tuple[str, ...]]:
+    """The key stores for the TLS settings in effect, checked; with ``need`` False (``render``) an
+    unreadable or bad Secret gives a warning and a None text instead of stopping."""
     wanted: dict[str, tuple[str, str]] = {}
     if settings.secure_client_port is not None and settings.tls_dir:
         wanted["client"] = ("tls_dir", settings.tls_dir)
     quorum = settings.quorum_tls_files
     if quorum is not None:
         wanted["quorum"] = ("quorum_tls_dir" if settings.quorum_tls_dir else "tls_dir", quorum)
-    stores: dict[str, str | None] = {}
+    stores = []
     notes = []
     for role, (name, path) in wanted.items():
+        label, files = f"{settings.label(name)}={path}", TlsDir(path)
+        seen = fingerprint(files)
+        text: str | None = None
         try:
-            stores[role] = keystore(f"{settings.label(name)}={path}", TlsDir(path))
+            text = keystore(label, files)
         except EnvironmentProblem as exc:
             if need:
                 raise
-            stores[role] = None
             notes.append(f"{exc.problems[0]}; shown anyway: where the {role} key store goes")
-    return stores, tuple(notes)
+        stores.append(KeyStore(role, label, path, text, seen))
+    return tuple(stores), tuple(notes)
