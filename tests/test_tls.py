@@ -305,6 +305,7 @@ def test_a_start_writes_the_key_store_for_its_owner_only(pki: Pki, tmp_path: Pat
     assert stat.S_IMODE(store.stat().st_mode) == 0o600
     assert store.read_text().startswith("-----BEGIN PRIVATE KEY-----")
     assert "PRIVATE KEY" not in result.stdout + result.stderr
+    assert "renewal" not in result.stderr  # zkGenConfig.sh starts no server, so no renewal watch
 
 
 def test_a_start_with_a_bad_secret_writes_nothing(pki: Pki, tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """How ZooKeeper is launched: the JVM flags zkboot adds, the command and its environment, and the
-exec that hands the process over to ``zkServer.sh start-foreground`` (same PID, no child, no shell).
+exec that hands the process over to ``zkServer.sh start-foreground`` (same PID, no shell; with TLS,
+the renewal watch of zkboot.start.renewal is the server's one child).
 """
 
 from __future__ import annotations

@@ -58,7 +58,11 @@ def spawn(stores: Sequence[Watched], interval: int, program: str, log_format: st
         return f"the TLS renewal watch did not start ({exc.strerror}); a renewed certificate needs a restart"
     finally:
         os.close(reading)
-    os.write(writing, (json.dumps(spec) + "\n").encode())
+    try:
+        os.write(writing, (json.dumps(spec) + "\n").encode())
+    except OSError as exc:  # the watch ended at once
+        os.close(writing)
+        return f"the TLS renewal watch did not start ({exc.strerror}); a renewed certificate needs a restart"
     os.set_inheritable(writing, True)  # held by the server until it ends
     return None
 
@@ -87,12 +91,12 @@ def recheck(store: Watched, report: Reporter) -> Watched:
     return replace(store, fingerprint=seen)
 
 
-def watch(stores: Sequence[Watched], interval: float, report: Reporter, parent: int = 0) -> None:
-    """Recheck every ``interval`` seconds until ``parent`` (a file descriptor) reports end of file."""
+def watch(stores: Sequence[Watched], interval: float, report: Reporter, pipe: int = 0) -> None:
+    """Recheck every ``interval`` seconds until ``pipe`` (the server's) reports end of file."""
     current = list(stores)
-    while True:
-        ready, _, _ = select.select([parent], [], [], interval)
-        if ready and not os.read(parent, SPEC_LIMIT):
+    while True:  # as long as the server runs
+        ready, _, _ = select.select([pipe], [], [], interval)
+        if ready and not os.read(pipe, SPEC_LIMIT):
             return  # the server ended
         current = [recheck(store, report) for store in current]
 
