@@ -10,7 +10,8 @@
 It holds a run's parts and answers for them:
 - podsim/controller.py: the StatefulSet controller (its rounds, revisions, rollouts, scaling), the
   pods, the headless Service's DNS names and the PVCs;
-- podsim/pod_secrets.py: the Secrets the pods mount, TLS Secrets signed by the run's CA;
+- podsim/pod_secrets.py: the Secrets the pods mount, TLS Secrets signed by the run's CA (or by
+  the CA of the issuer a cert-manager Certificate in the manifest names for them);
 - podsim/clients.py: how the host reaches the pods' client service (plain or TLS, SASL);
 - podsim/status.py: the pods as the host sees them (rows, the table, ``wait``);
 - podsim/history.py: every pod's events; podsim/image.py: what the pods run;
@@ -120,10 +121,12 @@ class Simulation:
     def secret_dir(self, name: str) -> Path:
         return self.secrets.secret_dir(name)
 
-    def tls_ca(self) -> Path:
+    def tls_ca(self, issuer: str | None = None) -> Path:
         """The run's CA certificate, which every TLS Secret's ``ca.crt`` holds and signed its
-        ``tls.crt``: what a test's client verifies the pods with."""
-        return self.secrets.tls_ca()
+        ``tls.crt``: what a test's client verifies the pods with.  With ``issuer``, the CA of that
+        issuer, which signed instead the TLS Secrets that the manifest's cert-manager Certificates
+        naming it list (see podsim/pod_secrets.py)."""
+        return self.secrets.tls_ca(issuer)
 
     def clients_over_tls(self, secret: str, port: int, sasl_secret: str | None = None) -> None:
         """From now on reach the pods' client service on ``port`` over TLS, as a client holding

@@ -1,7 +1,9 @@
 """What the simulator needs from a StatefulSet manifest, read from YAML as Kubernetes would.
 
 Sources: any YAML stream with one StatefulSet (``kubectl kustomize`` output, a manifest file), or a
-seed article whose manifest sits in a ``cat <<END>file.yaml ... END`` block.
+seed article whose manifest sits in a ``cat <<END>file.yaml ... END`` block.  Besides the
+StatefulSet, the stream's ConfigMaps (the contents of configMap volumes) and cert-manager
+Certificates (which issuer signs the TLS Secret each one names, see podsim/pod_secrets.py) are read.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import yaml
 
 QUANTITY = re.compile(r"^([0-9.]+)([EPTGMK]i?|[mkKMGTPE])?$")
 BINARY = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40, "Pi": 1 << 50, "Ei": 1 << 60}
+# A Kubernetes object name (a DNS subdomain), as an Issuer's is: also a name podsim/pki.py takes.
+OBJECT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+OBJECT_NAME_MAX = 253
 DECIMAL = {"k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18, "m": 10**-3}
 
 
@@ -101,6 +106,9 @@ class StatefulSet:
     # ConfigMap volumes: (volume name, ((path in the volume, content), ...), the files' mode from
     # ``defaultMode``), the ConfigMap's data read from the same YAML stream.
     config_maps: tuple[tuple[str, tuple[tuple[str, str], ...], int], ...] = ()
+    # TLS Secrets a cert-manager Certificate in the same YAML stream names: (spec.secretName, its
+    # spec.issuerRef.name), sorted.  Not the pod template's: which CA signs a Secret.
+    issuers: tuple[tuple[str, str], ...] = ()
     image: str = ""
     security: Security = Security()
     selector: tuple[tuple[str, str], ...] = ()  # spec.selector.matchLabels, sorted
@@ -211,6 +219,7 @@ def from_documents(documents: list[Any]) -> StatefulSet:
         partition=partition,
         secrets=tuple(secret_volumes),
         config_maps=tuple(config_volumes),
+        issuers=certificate_issuers(documents),
         image=str(container.get("image", "")),
         security=Security.from_specs(pod.get("securityContext") or {}, container.get("securityContext") or {}),
         selector=tuple(sorted((str(k), str(v)) for k, v in selector.items())),
@@ -232,6 +241,30 @@ def config_map_volume(
         raise ValueError(f"volume {volume}: ConfigMap {name} has no key {', '.join(missing)}")
     files = tuple((str(item["path"]), data[item["key"]]) for item in items)
     return volume, files, int(source.get("defaultMode", 0o644))
+
+
+def certificate_issuers(documents: list[Any]) -> tuple[tuple[str, str], ...]:
+    """(secretName, issuerRef.name) of each cert-manager Certificate among ``documents``, sorted;
+    ValueError for one without them, or two naming one Secret with different issuers."""
+    issuers: dict[str, str] = {}
+    for document in documents:
+        if not isinstance(document, dict) or document.get("kind") != "Certificate":
+            continue
+        if not str(document.get("apiVersion", "")).startswith("cert-manager.io/"):
+            continue
+        what = f"Certificate {(document.get('metadata') or {}).get('name')}"
+        spec = document.get("spec") or {}
+        secret = object_name(what, "spec.secretName", spec.get("secretName"))
+        issuer = object_name(what, "spec.issuerRef.name", (spec.get("issuerRef") or {}).get("name"))
+        if issuers.setdefault(secret, issuer) != issuer:
+            raise ValueError(f"Secret {secret}: named by Certificates of two issuers, {issuers[secret]} and {issuer}")
+    return tuple(sorted(issuers.items()))
+
+
+def object_name(what: str, field: str, value: object) -> str:
+    if not isinstance(value, str) or len(value) > OBJECT_NAME_MAX or not OBJECT_NAME.fullmatch(value):
+        raise ValueError(f"{what}: {field} {value!r}: expected a Kubernetes object name")
+    return value
 
 
 def load_yaml(text: str) -> StatefulSet:

@@ -4,6 +4,12 @@ made when the run starts (or when ``update`` brings a new one) and kept for the 
 A Secret listing ``tls.crt`` and ``tls.key`` is a kubernetes.io/tls Secret as cert-manager's CA
 issuer makes it, signed by the run's CA (``tls_ca()``, podsim/pki.py); any other key is a random
 value, as docs/kubernetes.md's ``kubectl create secret`` line makes it.
+
+A TLS Secret that a cert-manager Certificate in the manifest names (its ``secretName``) is signed
+instead by its issuer's CA (``issuerRef.name``; ``tls_ca(issuer)``), one CA per distinct issuer name
+in a run, and its ``ca.crt`` is that CA: a Certificate from a CA Issuer of its own, as docs tell a
+user to make for a CA that must sign nothing else.  Only the Certificate's ``secretName`` and
+``issuerRef.name`` are read: the names, key and validity are podsim's, as for any TLS Secret.
 """
 
 from __future__ import annotations
@@ -42,22 +48,29 @@ def make_pki(what: str, make: Callable[[], tuple[Path, Path]]) -> tuple[Path, Pa
 
 
 class PodSecrets:
-    """One run's Secrets under ``root``, its CA and its TLS Secrets' leaves."""
+    """One run's Secrets under ``root``, its CAs and its TLS Secrets' leaves."""
 
     def __init__(self, root: Path, run_id: str) -> None:
         self.root = root
         self.run_id = run_id
-        self.lock = threading.RLock()  # the CA and each leaf are made once, whoever asks first
-        self.ca: tuple[Path, Path] | None = None  # the run's CA (cert, key), made on first use
-        self.tls_leaves: dict[str, tuple[Path, Path]] = {}  # Secret name -> its (cert, key)
+        self.lock = threading.RLock()  # each CA and each leaf are made once, whoever asks first
+        # Issuer name (None: the run's own CA) -> its CA (cert, key), made on first use.
+        self.cas: dict[str | None, tuple[Path, Path]] = {}
+        self.tls_leaves: dict[str, tuple[Path, Path, Path]] = {}  # Secret name -> its (cert, key, CA cert)
 
     def secret_dir(self, name: str) -> Path:
         return self.root / "secrets" / name
 
-    def tls_ca(self) -> Path:
+    def tls_ca(self, issuer: str | None = None) -> Path:
         """The run's CA certificate, which every TLS Secret's ``ca.crt`` holds and signed its
-        ``tls.crt``: what a test's client verifies the pods with."""
-        return self._ca()[0]
+        ``tls.crt`` (what a test's client verifies the pods with); with ``issuer``, that issuer's
+        CA, which signed the Secrets its Certificates name instead (SimulationError when no
+        Secret of the run is from ``issuer``: a CA that signed nothing would vouch for nothing)."""
+        with self.lock:
+            if issuer is not None and issuer not in self.cas:
+                made = ", ".join(sorted(i for i in self.cas if i is not None)) or "none"
+                raise SimulationError(f"issuer {issuer}: no TLS Secret of this run is from it (issuers: {made})")
+            return self._ca(issuer)[0]
 
     def write(self, sts: StatefulSet, replicas: int) -> None:
         """The Secrets the pods of ``sts`` mount, one file per listed key, kept for the whole run;
@@ -76,13 +89,16 @@ class PodSecrets:
                         value = values[key] if key in values else secrets.token_urlsafe(24)
                         write_secret_file(target, value, mode, sts.security.fs_group)
 
-    def _ca(self) -> tuple[Path, Path]:
-        """The run's CA (cert, key): one per run, made on first use."""
+    def _ca(self, issuer: str | None = None) -> tuple[Path, Path]:
+        """The run's CA (cert, key), or ``issuer``'s: one per run each, made on first use."""
         with self.lock:
-            if self.ca is None:
-                name = f"podsim-{self.run_id}-ca"
-                self.ca = make_pki("the run's CA", lambda: pki.make_ca(self.root / "pki", name))
-            return self.ca
+            if issuer not in self.cas:
+                if issuer is None:
+                    what, directory, name = "the run's CA", self.root / "pki", f"podsim-{self.run_id}-ca"
+                else:
+                    what, directory, name = f"issuer {issuer}'s CA", self.root / "pki" / "issuers", issuer
+                self.cas[issuer] = make_pki(what, lambda: pki.make_ca(directory, name))
+            return self.cas[issuer]
 
     def _tls_names(self, sts: StatefulSet, replicas: int) -> list[str]:
         """The DNS names of a TLS Secret's certificate: each pod's FQDN and short name for ordinals
@@ -99,14 +115,15 @@ class PodSecrets:
 
     def _tls_values(self, sts: StatefulSet, name: str, replicas: int) -> dict[str, str]:
         """Secret ``name``: ``tls.crt`` (the leaf), ``tls.key`` (its PKCS#8 key) and ``ca.crt``
-        (the run's CA); the leaf made once per run."""
+        (the run's CA, or the CA of the issuer a Certificate names for it); the leaf made once per run."""
         with self.lock:
-            ca_cert, ca_key = self._ca()
             if name not in self.tls_leaves:
+                ca_cert, ca_key = self._ca(dict(sts.issuers).get(name))
                 names = self._tls_names(sts, replicas)
                 leaves = self.root / "pki" / "secrets"
-                self.tls_leaves[name] = make_pki(
+                cert, key = make_pki(
                     f"Secret {name}", lambda: pki.make_leaf(leaves, name, ca_cert, ca_key, names, ["127.0.0.1"])
                 )
-            cert, key = self.tls_leaves[name]
+                self.tls_leaves[name] = (cert, key, ca_cert)
+            cert, key, ca_cert = self.tls_leaves[name]
             return {"tls.crt": cert.read_text(), "tls.key": key.read_text(), "ca.crt": ca_cert.read_text()}

@@ -1,7 +1,7 @@
 """The simulator's own promises: the StatefulSet controller (revisions, RollingUpdate with its
 partition, OnDelete, scaling during a rollout, DNS names, PVCs, restart counts), TLS Secrets signed
-by the run's CA, cleanup on SIGTERM, removal of what a killed run left behind, and one line without
-root."""
+by the run's CA (or by the CA of the issuer a cert-manager Certificate names), cleanup on SIGTERM,
+removal of what a killed run left behind, and one line without root."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import pytest
 
 from podsim import pki
 from podsim.cluster import PodEvent, Simulation, SimulationError
-from podsim.manifest import Probe, Security, StatefulSet
+from podsim.manifest import Probe, Security, StatefulSet, load_yaml
 from podsim.net import NETNS_ETC
 from podsim.podman import security_flags
 from podsim.runs import Record
@@ -755,6 +755,50 @@ def test_a_certificate_from_another_ca_does_not_verify_against_the_runs(
     refused = openssl("verify", "-CAfile", s.tls_ca(), other_cert)
     assert refused.returncode != 0 and "unable to get local issuer certificate" in refused.stdout + refused.stderr
     assert openssl("verify", "-CAfile", other_ca, s.secret_dir(TLS_SECRET) / "tls.crt").returncode != 0
+
+
+def certificate(secret: str, issuer: object) -> str:
+    """A cert-manager Certificate for Secret ``secret`` from ``issuer``, as a YAML document."""
+    return (f"---\napiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: {secret}}}\n"
+            f"spec: {{secretName: {secret}, issuerRef: {{name: {issuer}, kind: Issuer}}}}\n")  # fmt: skip
+
+
+def test_a_tls_secret_a_certificate_names_is_signed_by_its_issuers_ca(sim: Callable[..., Simulation]) -> None:
+    """Two Secrets from one issuer's Certificates share that issuer's CA, which is not the run's;
+    a third, named by no Certificate, keeps the run's CA."""
+    yaml_stream = SLEEPER.read_text() + certificate("quorum-a", "own-ca") + certificate("quorum-b", "own-ca")
+    sleeper = load_yaml(yaml_stream)
+    assert sleeper.issuers == (("quorum-a", "own-ca"), ("quorum-b", "own-ca"))
+    items = tuple((key, key) for key in ("tls.crt", "tls.key", "ca.crt"))
+    volumes = {"tls": TLS_SECRET, "quorum-a": "quorum-a", "quorum-b": "quorum-b"}
+    s = sim(dataclasses.replace(
+        sleeper, replicas=0, mounts={**sleeper.mounts, **{f"/secrets/{v}": v for v in volumes}},
+        secrets=tuple((volume, secret, items, TLS_MODE) for volume, secret in volumes.items()),
+    ))  # fmt: skip
+    own, run = s.tls_ca("own-ca"), s.tls_ca()
+    assert own.read_text() != run.read_text()
+    for secret, ca, other in (("quorum-a", own, run), ("quorum-b", own, run), (TLS_SECRET, run, own)):
+        directory = s.secret_dir(secret)
+        assert (directory / "ca.crt").read_text() == ca.read_text(), secret
+        assert openssl("verify", "-CAfile", ca, directory / "tls.crt").returncode == 0, secret
+        assert openssl("verify", "-CAfile", other, directory / "tls.crt").returncode != 0, secret
+    with pytest.raises(
+        SimulationError, match=r"^issuer nobody: no TLS Secret of this run is from it \(issuers: own-ca\)$"
+    ):
+        s.tls_ca("nobody")
+
+
+@pytest.mark.parametrize(
+    ("documents", "message"),
+    [
+        (certificate("zk-tls", "null"), r"^Certificate zk-tls: spec.issuerRef.name None: expected a Kubernetes"),
+        (certificate("zk-tls", "Bad_Name"), r"^Certificate zk-tls: spec.issuerRef.name 'Bad_Name': expected a"),
+        (certificate("zk-tls", "a") + certificate("zk-tls", "b"), r"^Secret zk-tls: named by Certificates of two"),
+    ],
+)
+def test_a_certificate_without_one_issuer_is_refused_in_one_line(documents: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        load_yaml(SLEEPER.read_text() + documents)
 
 
 def handshake(server: tuple[Path, Path], client: tuple[Path, Path], ca: Path, server_hostname: str) -> str:

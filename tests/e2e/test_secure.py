@@ -1,9 +1,10 @@
 """manifests/overlays/secure in the pod simulator: TLS for clients and the quorum, members let in by
 their certificate alone (mutual TLS, no quorum SASL), SASL DIGEST-MD5 for clients.
 
-podsim makes the ``zk-tls`` Secret as cert-manager's CA issuer would (one CA per run, a
-certificate naming every pod); the host's observers (status table, LeaderWatch, Writer, member
-reads) connect on 2281 as a client holding that certificate (``Simulation.clients_over_tls``).
+podsim makes the ``zk-tls`` Secret as cert-manager's CA issuer would (the run's CA, a certificate
+naming every pod), and ``zk-quorum-tls`` likewise from the CA of the issuer its Certificate names;
+the host's observers (status table, LeaderWatch, Writer, member reads) connect on 2281 as a client
+holding zk-tls's certificate (``Simulation.clients_over_tls``).
 
 - On the image's ZooKeeper (upstream 3.9.5, pods from this machine's files), in ZooKeeper's default
   FIPS mode: the overlay boots 3 pods whose quorum formed over TLS (each member's election port
@@ -15,8 +16,14 @@ reads) connect on 2281 as a client holding that certificate (``Simulation.client
 - From the image: a rogue member (pod 2's host name, myid, data and configuration) started while
   pod 2 is held down, first with a certificate from another CA (trusting the ensemble's CA, so only
   the ensemble's check can keep it out), then speaking plain quorum without TLS, cannot join: the
-  leader, the membership and the data stay as they were, the rogue never serves, and the real pod
-  2 rejoins afterwards.
+  leader, the membership and the data stay as they were, the leader counts one learner, the rogue
+  never serves, and the real pod 2 rejoins afterwards.
+- From the image, the overlay with its quorum-ca component (in a kustomization of the test's own,
+  with a cert-manager Certificate that has podsim sign zk-quorum-tls with a CA of its own): the
+  quorum forms with zk-quorum-tls's certificate in every member's quorum key store, a client holding
+  zk-tls's certificate (the clients' CA) writes on 2281, every election port refuses that
+  certificate, and a rogue pod 2 holding it in its quorum key store cannot join: the leader never
+  counts it, it never serves, and every acknowledged write is on every member afterwards.
 - Quorum TLS turned on in a serving ensemble on 3.9.5 by docs/tls-and-sasl.md's three rolling
   restarts (port unification on, quorum TLS on, port unification off) loses no write and never has
   two leaders.
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 import socket
 import ssl
@@ -36,12 +44,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 from kazoo.client import KazooClient  # type: ignore[import-untyped]
 
 from podsim.cluster import Simulation
 from podsim.manifest import StatefulSet
 from podsim.pki import make_ca, make_leaf
-from podsim.zk import ask
+from podsim.zk import ZkError, ask
 from tests.e2e.helpers import (
     IMAGE_MODE,
     REPO,
@@ -62,6 +71,7 @@ REQUIRED = missing_requirements()
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(REQUIRED is not None, reason=str(REQUIRED))]
 SECURE = REPO / "manifests" / "overlays" / "secure"
 SECRET, SECURE_PORT, CLIENT_SASL = "zk-tls", 2281, "zk-client-sasl"
+TLS_DIR = "/opt/zookeeper/secrets/tls"  # where the overlay mounts zk-tls
 ELECTION_PORT = 3888
 PEER_WAIT = 1.0  # seconds a peer holding the ensemble's certificate listens after its handshake
 REFUSAL_WAIT = 10.0  # seconds one holding another CA's listens for the server's alert
@@ -218,39 +228,57 @@ def assert_no_secret_shows(s: Simulation) -> None:
             assert secret not in log, f"a secret in zk-{ordinal}'s log"
 
 
-def rogue_secret(s: Simulation, work: Path) -> Path:
+def rogue_secret(work: Path, name: str, files: dict[str, Path]) -> Path:
+    """A Secret's dir for the rogue, ``work/name``: each file (tls.crt, tls.key, ca.crt) a copy of its source."""
+    secret = work / name
+    secret.mkdir(parents=True)
+    for file, source in files.items():
+        shutil.copy(source, secret / file)
+        (secret / file).chmod(0o444)
+    return secret
+
+
+def another_ca_secret(s: Simulation, work: Path) -> Path:
     """A TLS Secret's dir for pod 2's names, its certificate from a CA the ensemble does not trust;
     its ``ca.crt`` is the ensemble's, so the rogue itself would accept the members."""
     ca, ca_key = make_ca(work / "rogue-ca", "rogue-ca")
     names = ["zk-2.zk-hs.default.svc.cluster.local", "zk-2"]
     cert, key = make_leaf(work / "rogue-leaf", "zk-2", ca, ca_key, names, ["127.0.0.1"])
-    secret = work / "rogue-secret"
-    secret.mkdir()
-    for source, name in ((cert, "tls.crt"), (key, "tls.key"), (s.tls_ca(), "ca.crt")):
-        shutil.copy(source, secret / name)
-        (secret / name).chmod(0o444)
-    return secret
+    return rogue_secret(work, "rogue-secret", {"tls.crt": cert, "tls.key": key, "ca.crt": s.tls_ca()})
 
 
-def watch_a_rogue(s: Simulation, work: Path, kind: str, membership: bytes, before: int) -> None:
+def learners(s: Simulation, ordinal: int) -> tuple[str | None, str | None] | None:
+    """The learners and synced followers the leader pod ``ordinal`` counts (``mntr``), or None
+    when it gives no whole reply in time."""
+    try:
+        reply = ask(s.address(ordinal), SECURE_PORT, "mntr", 5.0, s.client_tls)
+    except ZkError:
+        return None
+    fields = dict(line.split("\t", 1) for line in reply.splitlines() if "\t" in line)
+    return fields.get("zk_learners"), fields.get("zk_synced_followers")
+
+
+def watch_a_rogue(
+    s: Simulation, work: Path, kind: str, membership: bytes, before: int, secrets: dict[str, Path], store: Path
+) -> None:
     """Start a rogue pod 2 in pod 2's network namespace (its data and configuration as they were,
-    key stores from ``rogue_secret``; ``plain``: its quorum without TLS too), watch it for
-    ROGUE_WATCH seconds, then remove it: it never serves, ``before`` stays the leader, and the
-    membership stays ``membership``."""
+    ``secrets`` (mount path -> a Secret's dir) mounted, both key stores holding ``store``'s key and
+    certificate; ``plain``: its quorum without TLS too), watch it for ROGUE_WATCH seconds, then
+    remove it: it never serves, ``before`` stays the leader and counts one learner, one synced
+    follower (pod 2 being held down), and the membership stays ``membership``."""
     assert s.image is not None
-    work.mkdir()
+    work.mkdir(parents=True, exist_ok=True)
     rogue_data, rogue_conf = work / "data", work / "conf"
     shutil.copytree(s.pvc_dir(2, "datadir"), rogue_data, symlinks=True)
     shutil.copytree(s.pods[2].volume_dirs()["/opt/zookeeper/conf"], rogue_conf)
-    secret = rogue_secret(s, work)
-    store = (secret / "tls.key").read_text() + (secret / "tls.crt").read_text()
-    for name in ("quorum-keystore.pem", "client-keystore.pem"):  # no key of the ensemble's at all
-        (rogue_conf / name).write_text(store)
+    keys = (store / "tls.key").read_text() + (store / "tls.crt").read_text()
+    for name in ("quorum-keystore.pem", "client-keystore.pem"):  # none of the members' own stores
+        (rogue_conf / name).write_text(keys)
     cfg = rogue_data / "data" / "membership" / "zoo.cfg"
     assert "sslQuorum=true\n" in cfg.read_text()
     if kind == "plain":
         cfg.write_text(cfg.read_text().replace("sslQuorum=true\n", "sslQuorum=false\n"))
-    for path in (rogue_data, rogue_conf, secret):
+    for path in (rogue_data, rogue_conf, *secrets.values()):
         subprocess.run(["chown", "-R", "1000:1000", str(path)], check=True, timeout=30)
     for directory in ("tmp", "logs"):
         (work / directory).mkdir()
@@ -259,7 +287,7 @@ def watch_a_rogue(s: Simulation, work: Path, kind: str, membership: bytes, befor
     argv = s.image.run_argv(
         name, "zk-2", s.pods[2].netns,
         [(rogue_data, "/var/lib/zookeeper", False), (rogue_conf, "/opt/zookeeper/conf", False),
-         (secret, "/opt/zookeeper/secrets/tls", True), (work / "tmp", "/tmp", False),
+         *((secret, path, True) for path, secret in secrets.items()), (work / "tmp", "/tmp", False),
          (work / "logs", "/var/log/zookeeper", False)],
         {"ZOOCFGDIR": "/opt/zookeeper/conf", "ZOO_LOG_DIR": "/var/log/zookeeper", "ZK_SERVER_HEAP": "256"},
         s.sts.security, s.sts.memory_limit,
@@ -280,11 +308,14 @@ def watch_a_rogue(s: Simulation, work: Path, kind: str, membership: bytes, befor
     try:
         s.wait(lambda: ready() != PODMAN_FAILED, 60, f"the rogue ({kind})'s container running")
         deadline = time.monotonic() + ROGUE_WATCH
-        states = set()
+        states, counted = set(), set()
         while time.monotonic() < deadline:
             states.add(ready())
+            counted.add(learners(s, before))
             time.sleep(0.5)
         assert states == {1}, f"the rogue ({kind}) served at some point (probe exits {sorted(states)})"
+        # One mntr may time out on a loaded machine; those that answered decide.
+        assert counted - {None} == {("1", "1")}, f"zk-{before} counted (learners, synced followers) {counted}"
         # One srvr may time out on a loaded machine: the first mode it answers decides.
         answers: list[str] = []
 
@@ -315,7 +346,8 @@ def test_a_rogue_member_without_a_certificate_the_ca_signed_cannot_join(
     with LeaderWatch(s) as watch, Writer(s) as writer:
         writer.wait_for(10, 60)
         for kind in ("certificate", "plain"):
-            watch_a_rogue(s, tmp_path / kind, kind, membership, before)
+            secret = another_ca_secret(s, tmp_path / kind)
+            watch_a_rogue(s, tmp_path / kind, kind, membership, before, {TLS_DIR: secret}, secret)
             writer.wait_for(len(writer.acknowledged) + 10, 60)
     assert watch.max_leaders == 1 and watch.split_polls() == [], watch.summary()
 
@@ -326,6 +358,107 @@ def test_a_rogue_member_without_a_certificate_the_ca_signed_cannot_join(
     print(f"\nrogues (another CA's certificate, plain quorum) refused for {ROGUE_WATCH:g}s each; "
           f"the real zk-2 rejoined in {took:.1f}s")  # fmt: skip
     assert_all_members_agree(s, writer.acknowledged)
+
+
+QUORUM_SECRET, QUORUM_ISSUER = "zk-quorum-tls", "zk-quorum-ca"
+QUORUM_TLS_DIR = "/opt/zookeeper/secrets/quorum-tls"  # where the quorum-ca component mounts zk-quorum-tls
+# The component's comment, for cert-manager: a Certificate as zk-tls's, from a CA Issuer of its own.
+QUORUM_CERTIFICATE = {
+    "apiVersion": "cert-manager.io/v1",
+    "kind": "Certificate",
+    "metadata": {"name": QUORUM_SECRET},
+    "spec": {
+        "secretName": QUORUM_SECRET,
+        "issuerRef": {"name": QUORUM_ISSUER, "kind": "Issuer"},
+        "dnsNames": ["*.zk-hs.default.svc.cluster.local"],
+        "usages": ["server auth", "client auth"],
+    },
+}
+
+
+def with_quorum_ca(work: Path) -> Path:
+    """A kustomization of the test's own under ``work``, as the quorum-ca component's comment says
+    to use it: the secure overlay, the component, and the Certificate for zk-quorum-tls (which
+    podsim signs with its issuer's CA, not the run's: see podsim/pod_secrets.py)."""
+    rel = Path(*[".."] * len(work.parts[1:])) / SECURE.relative_to("/")  # kustomize takes no absolute path
+    work.mkdir()
+    (work / "certificate.yaml").write_text(yaml.safe_dump(QUORUM_CERTIFICATE))
+    kustomization = {"resources": [str(rel), "certificate.yaml"], "components": [str(rel / "quorum-ca")]}
+    (work / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    return work
+
+
+def tls_context(secret: Path, ca: Path) -> ssl.SSLContext:
+    """A TLS client holding the Secret dir ``secret``'s certificate and trusting ``ca`` (no name check)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.load_verify_locations(ca)
+    context.load_cert_chain(secret / "tls.crt", secret / "tls.key")
+    return context
+
+
+def certificates(pem: Path) -> list[bytes]:
+    """The certificates of a PEM file (a key store, a tls.crt) in DER: what it holds, whatever its line breaks."""
+    blocks = re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", pem.read_text(), re.DOTALL)
+    return [ssl.PEM_cert_to_DER_cert(block) for block in blocks]
+
+
+@IMAGE_MODE
+def test_with_the_quorum_ca_component_a_member_holding_a_clients_certificate_cannot_join(
+    sim: Callable[..., Simulation], tmp_path: Path
+) -> None:
+    """The secure overlay with the quorum-ca component, from the image: the quorum forms with
+    zk-quorum-tls (its own CA), clients write with zk-tls's; a rogue pod 2 whose quorum key store
+    holds zk-tls's certificate (the clients' CA signed it: what a client holds) and which trusts the
+    quorum's CA (so only the members' check can keep it out) is never counted by the leader."""
+    s = boot(sim, with_quorum_ca(tmp_path / "kustomization"))
+    quorum_ca, clients_ca = s.tls_ca(QUORUM_ISSUER), s.tls_ca()
+    quorum, clients = s.secret_dir(QUORUM_SECRET), s.secret_dir(SECRET)
+    assert (quorum / "ca.crt").read_text() == quorum_ca.read_text() != clients_ca.read_text()
+    # Each member presents zk-quorum-tls on 2888/3888 and zk-tls on 2281, and trusts the quorum's CA on
+    # 2888/3888; the leader (wait_healthy saw one, and two followers) counts both followers synced.
+    for ordinal in range(s.replicas):
+        conf = s.pods[ordinal].volume_dirs()["/opt/zookeeper/conf"]
+        stores = {role: certificates(conf / f"{role}-keystore.pem") for role in ("quorum", "client")}
+        assert stores == {"quorum": certificates(quorum / "tls.crt"), "client": certificates(clients / "tls.crt")}
+    cfg = (s.pvc_dir(0, "datadir") / "data" / "membership" / "zoo.cfg").read_text()
+    assert "sslQuorum=true\n" in cfg and f"ssl.quorum.trustStore.location={QUORUM_TLS_DIR}/ca.crt\n" in cfg, cfg
+    first = leader(s)
+    s.wait(lambda: learners(s, first) == ("2", "2"), 30, f"zk-{first} counting 2 learners, 2 synced followers")
+    # At the TLS level: the election port holds a peer with zk-quorum-tls open, and refuses one with
+    # zk-tls's certificate although that peer trusts the quorum's CA (only the server refuses it).
+    ours, theirs = tls_context(quorum, quorum_ca), tls_context(clients, quorum_ca)
+    seen = {
+        i: (at_the_election_port(s, i, ours, PEER_WAIT), at_the_election_port(s, i, theirs, REFUSAL_WAIT))
+        for i in range(3)
+    }
+    assert all(a.startswith("held open") and b.startswith("refused") for a, b in seen.values()), seen
+
+    membership = config_of(s, 0)
+    s.kill(2, hold=True)
+    s.wait(lambda: [s.mode(i) for i in (0, 1)].count("leader") == 1, 60, "a leader among zk-0 and zk-1")
+    before = next(i for i in (0, 1) if s.mode(i) == "leader")
+    work = tmp_path / "clients-ca"
+    held = {"tls.crt": clients / "tls.crt", "tls.key": clients / "tls.key"}  # what the test's clients hold
+    rogue_tls = rogue_secret(work, "tls", {**held, "ca.crt": clients_ca})
+    rogue_quorum = rogue_secret(work, "quorum-tls", {**held, "ca.crt": quorum_ca})
+    with LeaderWatch(s) as watch, Writer(s) as writer:
+        writer.wait_for(10, 60)
+        secrets = {TLS_DIR: rogue_tls, QUORUM_TLS_DIR: rogue_quorum}
+        watch_a_rogue(s, work, "clients-ca", membership, before, secrets, rogue_quorum)
+        writer.wait_for(len(writer.acknowledged) + 10, 60)
+    assert watch.max_leaders == 1 and watch.split_polls() == [], watch.summary()
+
+    restarted = time.monotonic()
+    s.restart(2)
+    wait_healthy(s, what="the real zk-2 back")
+    took = time.monotonic() - restarted
+    last = leader(s)
+    s.wait(lambda: learners(s, last) == ("2", "2"), 30, f"zk-{last} counting the real zk-2 again")
+    assert_all_members_agree(s, writer.acknowledged)
+    print(f"\nquorum-ca: a rogue with a clients'-CA certificate refused for {ROGUE_WATCH:g}s (election port: "
+          f"{seen[0][1]}); {len(writer.acknowledged)} writes, 0 lost; the real zk-2 rejoined in {took:.1f}s; "
+          f"{watch.summary()}")  # fmt: skip
 
 
 def test_the_overlay_is_the_one_booted() -> None:
