@@ -50,14 +50,13 @@ from tests.e2e.helpers import (
     BASE,
     LEGACY,
     SERVING,
-    ZKSERVER,
     leader,
     load,
     log_text,
     missing_requirements,
     with_replicas,
 )
-from tests.helpers import install_kind
+from tests.helpers import DEBIAN_ZKSERVER, install_kind
 
 TIMEOUT = 180.0
 HEAP = "512m"  # what manifests/base gets from ZK_HEAP_SIZE=auto and its 1Gi limit, and legacy's --heap=512M
@@ -113,7 +112,7 @@ def baseline(replicas: int) -> StatefulSet:
             "[ -f /var/lib/zookeeper/data/myid ] || echo $((ordinal + 1)) > /var/lib/zookeeper/data/myid",
             f"printf '%s\\n' {shlex.join(config)} > {CONF}/zoo.cfg",
             f"printf '%s\\n' {shlex.join(LOG4J)} > {CONF}/log4j.properties",
-            f"exec {ZKSERVER} start-foreground {CONF}/zoo.cfg",
+            f"exec {DEBIAN_ZKSERVER} start-foreground {CONF}/zoo.cfg",
         ]
     )
     flags = f"-Xmx{HEAP} -Xms{HEAP} -Dlog4j.configuration=file:{CONF}/log4j.properties -cp {CLASSPATH}"
