@@ -305,3 +305,16 @@ def intruder_writes(hosts: str, **arguments: object) -> bool:
     finally:
         client.stop()
         client.close()
+
+
+def renewal_watches(pid: int) -> list[int]:
+    """The TLS renewal watches (zkboot.start.renewal) whose parent is ``pid``, a server's JVM."""
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and b"zkboot.start.renewal" in (stat_file.parent / "cmdline").read_bytes():
+                found.append(int(stat_file.parent.name))
+        except (OSError, IndexError):
+            continue  # a process that ended while it was read
+    return found

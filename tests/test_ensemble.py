@@ -29,6 +29,7 @@ from tests.helpers import (
     ZooKeeper,
     clean_env,
     on_each_installation,
+    renewal_watches,
     script,
     snapshot,
     stop,
@@ -377,18 +378,6 @@ def der_of(cert: Path) -> bytes:
     return ssl.PEM_cert_to_DER_cert(cert.read_text())
 
 
-def children(pid: int) -> list[int]:
-    found = []
-    for stat_file in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat_file.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat_file.parent.name))
-    return found
-
-
 @on_each_installation
 def test_renewed_certificates_are_served_without_a_restart(
     zk_launcher: Any, tmp_path: Path, zookeeper: ZooKeeper
@@ -486,7 +475,7 @@ def test_renewed_certificates_are_served_without_a_restart(
     assert presented(2, group.election_port) == der_of(second[2]["tls.crt"])
 
     # The watch is the server's child, and ends when the server does.
-    watches = [pid for pid in children(jvms[2]) if b"zkboot.start.renewal" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    watches = renewal_watches(jvms[2])
     assert len(watches) == 1, watches
     stop(group.members[2].process)
     wait_until(lambda: not Path(f"/proc/{watches[0]}").exists(), 10, interval=0.1, what="the watch to end")

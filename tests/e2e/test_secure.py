@@ -65,7 +65,7 @@ from tests.e2e.helpers import (
     on_installation,
     wait_healthy,
 )
-from tests.helpers import UPSTREAM, intruder_writes
+from tests.helpers import UPSTREAM, intruder_writes, renewal_watches
 
 REQUIRED = missing_requirements()
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(REQUIRED is not None, reason=str(REQUIRED))]
@@ -155,6 +155,7 @@ def test_secure_overlay_on_3_9_keeps_every_write_through_a_leader_kill_and_a_rol
         pid = s.pods[ordinal].main_pid()
         assert pid is not None
         assert b"zookeeper.fips-mode" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+        assert len(renewal_watches(pid)) == 1  # the TLS renewal watch runs beside the server
     # The quorum formed over TLS only: sslQuorum without port unification. Every member's election
     # port takes the ensemble's certificate, and refuses one from another CA although it names a pod
     # (in FIPS mode the JDK's trust manager checks it, not ZooKeeper's own).
@@ -421,6 +422,9 @@ def test_with_the_quorum_ca_component_a_member_holding_a_clients_certificate_can
         conf = s.pods[ordinal].volume_dirs()["/opt/zookeeper/conf"]
         stores = {role: certificates(conf / f"{role}-keystore.pem") for role in ("quorum", "client")}
         assert stores == {"quorum": certificates(quorum / "tls.crt"), "client": certificates(clients / "tls.crt")}
+        # In the image (read-only root, uid 1000), the TLS renewal watch runs beside the JVM.
+        pid = s.pods[ordinal].main_pid()
+        assert pid is not None and len(renewal_watches(pid)) == 1, pid
     cfg = (s.pvc_dir(0, "datadir") / "data" / "membership" / "zoo.cfg").read_text()
     assert "sslQuorum=true\n" in cfg and f"ssl.quorum.trustStore.location={QUORUM_TLS_DIR}/ca.crt\n" in cfg, cfg
     first = leader(s)
