@@ -8,6 +8,7 @@ peers' addresses.  Needs root (unshare --mount); CI runs as root.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -148,14 +150,21 @@ def run_start(
     return result, snapshot(root) == before
 
 
-def lying_peers(text: str) -> list[FakeServer]:
+@contextlib.contextmanager
+def lying_peers(text: str) -> Iterator[list[FakeServer]]:
+    """zk-1 and zk-2 answering 'Mode: leader' and serving ``text`` as /zookeeper/config; stopped
+    on leaving, also when the test fails."""
     fakes = same_port_on_loopbacks(
         [lambda h, p: Canned({}, h, p)] + [lambda h, p: FakeZooKeeper(text, "leader", h, p)] * 2
     )
     fakes[0].stop()  # 127.0.0.1 is this pod: nothing of its own serves yet
-    for fake in fakes[1:]:
-        fake.start()
-    return fakes[1:]
+    try:
+        for fake in fakes[1:]:
+            fake.start()
+        yield fakes[1:]
+    finally:
+        for fake in fakes[1:]:
+            fake.stop()
 
 
 @ROOTED
@@ -172,12 +181,8 @@ def test_a_forged_leaders_list_is_refused_and_nothing_is_written(
 ) -> None:
     """A process answering srvr with 'Mode: leader' on zk-1's and zk-2's addresses, serving a
     /zookeeper/config that lists this pod beside foreign hosts (or a pod under another myid)."""
-    fakes = lying_peers(config(*lines))
-    try:
+    with lying_peers(config(*lines)) as fakes:
         result, unchanged = run_start(tmp_path, fakes[0].port)
-    finally:
-        for fake in fakes:
-            fake.stop()
     assert result.returncode == 1, result.stderr
     (line,) = result.stderr.splitlines()  # one line, no traceback
     assert line.startswith("zkboot: error: the membership from zk-1.") and named in line, line
@@ -189,12 +194,8 @@ def test_a_forged_leaders_list_is_refused_and_nothing_is_written(
 def test_a_list_that_leaves_this_pod_out_never_gets_the_password(tmp_path: Path) -> None:
     """The forged list names only pods, without zk-0: zk-0 asks the 'leader' to add it.  The super
     user logs in by SASL DIGEST-MD5: the fake sees a hash, never the password nor super:<password>."""
-    fakes = lying_peers(config(OURS[1], OURS[2]))
-    try:
+    with lying_peers(config(OURS[1], OURS[2])) as fakes:
         result, unchanged = run_start(tmp_path, fakes[0].port)
-    finally:
-        for fake in fakes:
-            fake.stop()
     assert result.returncode == 1, result.stderr
     (line,) = result.stderr.splitlines()
     assert "refused the reconfiguration as the super user" in line, line
@@ -210,13 +211,9 @@ def test_shrink_and_status_refuse_a_forged_list(tmp_path: Path) -> None:
     """``zkboot shrink`` takes no forged list for the one to change (one line, no login, no
     reconfig at the fake); ``zkboot status`` asks the members its settings list, never evil-1,
     and says why."""
-    fakes = lying_peers(config(OURS[0], "server.2=evil-1.attacker.example:2888:3888", OURS[2]))
-    try:
+    with lying_peers(config(OURS[0], "server.2=evil-1.attacker.example:2888:3888", OURS[2])) as fakes:
         shrink, _ = run_start(tmp_path / "shrink", fakes[0].port, None, "shrink", "--replicas=2")
         status, _ = run_start(tmp_path / "status", fakes[0].port, None, "status", "--format=json")
-    finally:
-        for fake in fakes:
-            fake.stop()
     assert shrink.returncode == 1, shrink.stderr
     (line,) = shrink.stderr.splitlines()
     assert "is refused: server.2=evil-1.attacker.example" in line, line
